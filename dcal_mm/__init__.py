@@ -1,0 +1,17 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""dcal_mm: DCAL, GLSim, RGA and CLAN for MMPretrain.
+
+Importing the package registers every component into MMPretrain's registries
+(``custom_imports=dict(imports=['dcal_mm'])``) and applies the stack guards in
+:mod:`dcal_mm.utils.compat`.
+"""
+import mmcv  # noqa: F401  (full mmcv or mmcv-lite; mmpretrain needs one)
+
+from .utils import apply_compat_patches
+from .version import __version__
+
+apply_compat_patches()
+
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
+
+__all__ = ['__version__']

@@ -1,0 +1,2 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from . import demo, samplers, transforms  # noqa: F401

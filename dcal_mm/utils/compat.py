@@ -1,0 +1,100 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Guards against known breakages of the pinned OpenMMLab stack.
+
+Applied once when :mod:`dcal_mm` is imported, so a user never has to edit
+their environment:
+
+* torch >= 2.6 loads with ``weights_only=True`` by default, which rejects
+  MMEngine 0.10.x training checkpoints (they pickle ``HistoryBuffer`` and
+  numpy objects). We register a loader for local paths that trusts the file,
+  as upstream MMEngine does after 0.10.7. Plain state dicts (pretrained and
+  published weights) are still loaded with ``weights_only=True`` first.
+  ``.safetensors`` files load through :mod:`safetensors`.
+* setuptools >= 82 removed ``pkg_resources``, which MMEngine 0.10.x uses to
+  resolve ``pkg::path`` configs. We swap in :mod:`importlib.metadata`.
+* numpy >= 2.4 removed ``np.in1d``, used by MMPretrain's retrieval metrics.
+"""
+import importlib.metadata
+import importlib.util
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+
+_APPLIED = False
+
+
+def load_local_checkpoint(filename: str, map_location=None):
+    """Load a local checkpoint (``.pth``/``.pt``/``.bin``/``.safetensors``).
+
+    Args:
+        filename (str): Path of the file.
+        map_location: As in :func:`torch.load`.
+
+    Returns:
+        dict: The loaded object.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
+    if filename.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        device = map_location if isinstance(map_location, str) else 'cpu'
+        return load_file(filename, device=device)
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except Exception:  # noqa: BLE001 - training checkpoints pickle objects
+        # The user chose to load this local file; trust it as MMEngine
+        # itself does for torch < 2.6.
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def _is_installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def _get_installed_path(package: str) -> str:
+    from mmengine.utils.package_utils import package2module
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        spec = importlib.util.find_spec(package2module(package))
+    if spec is None or spec.origin is None:
+        raise importlib.metadata.PackageNotFoundError(package)
+    return osp.dirname(spec.origin)
+
+
+def _patch_pkg_resources() -> None:
+    try:
+        import pkg_resources  # noqa: F401
+        return
+    except ImportError:
+        pass
+    import mmengine.utils.package_utils as pu
+    originals = {pu.is_installed: _is_installed, pu.get_installed_path: _get_installed_path}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith('mmengine') or module is None:
+            continue
+        for attr in ('is_installed', 'get_installed_path'):
+            fn = getattr(module, attr, None)
+            if fn in originals:
+                setattr(module, attr, originals[fn])
+
+
+def apply_compat_patches() -> None:
+    """Apply all guards; safe to call more than once."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+    _patch_pkg_resources()
+    if not hasattr(np, 'in1d'):
+        np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(
+            np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert)
+    _APPLIED = True
