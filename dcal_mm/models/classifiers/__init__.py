@@ -1,1 +1,3 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .dcal import DCAL
+from .reid_classifier import ReIDClassifier
