@@ -17,21 +17,24 @@ class PairDataPreprocessor(ClsDataPreprocessor):
     one tensor of shape (B, 2, C, H, W). Anything else (validation, test) is
     handled exactly as by ``ClsDataPreprocessor``.
 
-    Accepted pair batches: ``pseudo_collate`` (a list of B two-item lists of
-    (C, H, W) tensors) and ``default_collate`` (a list of two (B, C, H, W)
-    tensors). Arguments are those of ``ClsDataPreprocessor``; batch
+    Accepted pair batches: ``pseudo_collate`` (two lists of B (C, H, W)
+    tensors) and ``default_collate`` (two (B, C, H, W) tensors). Arguments are those of ``ClsDataPreprocessor``; batch
     augmentations (Mixup/CutMix) are rejected for pairs.
     """
 
     @staticmethod
     def _unpack_pairs(inputs) -> Optional[Tuple[List, List]]:
-        if not isinstance(inputs, (list, tuple)) or len(inputs) == 0:
+        # Collating a batch of [target, partner] samples transposes it into
+        # [targets, partners]: two lists of B (C, H, W) tensors with
+        # ``pseudo_collate`` or two (B, C, H, W) tensors with ``default_collate``.
+        # A plain batch is one tensor or a list of (C, H, W) tensors.
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             return None
         if all(isinstance(i, (list, tuple)) for i in inputs):
-            if any(len(i) != 2 for i in inputs):
-                raise ValueError(f'PairDataPreprocessor expects 2 views per sample, got {[len(i) for i in inputs]}')
-            return [i[0] for i in inputs], [i[1] for i in inputs]
-        if len(inputs) == 2 and all(isinstance(i, torch.Tensor) and i.dim() == 4 for i in inputs):
+            if len(inputs[0]) != len(inputs[1]):
+                raise ValueError(f'PairDataPreprocessor got {len(inputs[0])} targets but {len(inputs[1])} partners')
+            return list(inputs[0]), list(inputs[1])
+        if all(isinstance(i, torch.Tensor) and i.dim() == 4 for i in inputs):
             return inputs[0], inputs[1]
         return None
 

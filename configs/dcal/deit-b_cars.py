@@ -1,0 +1,12 @@
+# DCAL, DeiT-Base, Stanford Cars at 448x448 (paper: 93.8 top-1)
+_base_ = [
+    '../_base_/models/dcal_vit.py',
+    '../_base_/datasets/cars_448_pairs.py',
+    '../_base_/schedules/fgvc_adamw_100e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        arch='deit-base', init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_base_patch16_224.fb_in1k.safetensors')),
+    head=dict(num_classes=196, in_channels=768),
+)

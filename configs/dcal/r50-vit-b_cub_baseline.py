@@ -1,0 +1,12 @@
+# SA baseline of DCAL, R50-ViT-Base (ImageNet-21k), CUB-200-2011 at 448x448 (paper: 91.3 top-1)
+_base_ = [
+    '../_base_/models/sa_vit.py',
+    '../_base_/datasets/cub_448.py',
+    '../_base_/schedules/fgvc_adamw_100e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        arch='r50-vit-base', init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit_base_r50_s16_224.orig_in21k.safetensors')),
+    head=dict(num_classes=200, in_channels=768),
+)
