@@ -50,6 +50,11 @@ def load_local_checkpoint(filename: str, map_location=None):
         return torch.load(filename, map_location=map_location, weights_only=False)
 
 
+def load_from_local_trusted(filename: str, map_location=None):
+    """MMEngine checkpoint scheme for local paths (logged as ``local_trusted``)."""
+    return load_local_checkpoint(filename, map_location)
+
+
 def _is_installed(package: str) -> bool:
     try:
         importlib.metadata.distribution(package)
@@ -92,7 +97,7 @@ def apply_compat_patches() -> None:
     if _APPLIED:
         return
     from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_trusted, force=True)
     _patch_pkg_resources()
     if not hasattr(np, 'in1d'):
         np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(
