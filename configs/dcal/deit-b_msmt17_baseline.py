@@ -1,0 +1,13 @@
+# SA baseline of DCAL (TransReID ViT baseline), DeiT-Base, MSMT17 at 256x128 (paper: 60.5 mAP / 81.6 Rank-1)
+_base_ = [
+    '../_base_/models/sa_vit_reid.py',
+    '../_base_/datasets/msmt17.py',
+    '../_base_/schedules/reid_sgd_120e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        arch='deit-base',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_base_patch16_224.fb_in1k.safetensors')),
+    head=dict(num_classes=_base_.num_ids, in_channels=768),
+)

@@ -1,0 +1,13 @@
+# SA baseline of DCAL (TransReID ViT baseline), DeiT-Tiny, Market-1501 at 256x128 (paper: 77.9 mAP / 90.3 Rank-1)
+_base_ = [
+    '../_base_/models/sa_vit_reid.py',
+    '../_base_/datasets/market1501.py',
+    '../_base_/schedules/reid_sgd_120e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(
+        arch='deit-tiny',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_tiny_patch16_224.fb_in1k.safetensors')),
+    head=dict(num_classes=_base_.num_ids, in_channels=192),
+)

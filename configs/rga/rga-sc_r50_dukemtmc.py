@@ -1,0 +1,12 @@
+# RGA-SC (ResNet-50, last stride 1) on DukeMTMC-reID at 256x128 with the official recipe (see
+# rga-sc_r50_market1501.py). The CVPR paper reports no DukeMTMC-reID result.
+_base_ = [
+    '../_base_/datasets/dukemtmc.py',
+    '../_base_/default_runtime.py',
+    './_rga-sc_r50_recipe.py',
+]
+model = dict(head=dict(num_classes=_base_.num_ids))
+train_dataloader = dict(dataset=dict(pipeline=_base_.rga_train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.rga_test_pipeline))
+test_dataloader = val_dataloader
+default_hooks = dict(checkpoint=dict(interval=40))

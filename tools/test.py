@@ -1,0 +1,206 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Test (and evaluate) a model; flags and behaviour follow mmpretrain's
+``tools/test.py``.
+
+As in ``tools/train.py``: :mod:`dcal_mm` is imported before the config is
+read (stack guards: torch>=2.6 loads MMEngine training checkpoints), a
+distributed launcher without CUDA uses ``gloo``, and ``num_workers=0``
+dataloaders get ``persistent_workers=False``.
+"""
+import argparse
+import contextlib
+import logging
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if sys.path[0] != REPO_ROOT:
+    sys.path.insert(0, REPO_ROOT)
+
+import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
+import mmengine  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.dist import init_dist, is_distributed  # noqa: E402
+from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='MMPreTrain test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', help='the file to output results.')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='To output whether metrics or predictions. Defaults to output predictions.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy format will be merged into '
+        'config file. If the value to be overwritten is a list, it should be like key="[a,b]" or key=a,b It also '
+        'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" Note that the quotation marks are necessary and '
+        'that no white space is allowed.')
+    parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision test')
+    parser.add_argument('--show-dir', help='directory where the visualization images will be saved.')
+    parser.add_argument('--show', action='store_true', help='whether to display the prediction results in a window.')
+    parser.add_argument('--interval', type=int, default=1, help='visualize per interval samples.')
+    parser.add_argument('--wait-time', type=float, default=2, help='display time of every window. (second)')
+    parser.add_argument(
+        '--no-pin-memory', action='store_true', help='whether to disable the pin_memory option in dataloaders.')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='Whether to enable the Test-Time-Aug (TTA). If the config file has `tta_pipeline` and `tta_model` '
+        'fields, use them to determine the TTA transforms and how to merge the TTA results. Otherwise, use flip TTA '
+        'by averaging classification score.')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch passes `--local-rank` on torch>=2.0, `--local_rank` before.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+@contextlib.contextmanager
+def _no_cuda_set_device():
+    """MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` even for gloo."""
+    set_device = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = set_device
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Run a distributed launch on CPU: gloo backend, DDP without device ids.
+
+    Does nothing when CUDA is available or the launcher is ``'none'``.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    backend = dist_cfg.get('backend', 'nccl')
+    if backend != 'gloo':
+        print_log(
+            f'CUDA is not available: distributed backend {backend!r} replaced by \'gloo\'',
+            logger='current',
+            level=logging.WARNING)
+        dist_cfg['backend'] = 'gloo'
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None)
+    if wrapper_cfg is None:
+        cfg.model_wrapper_cfg = ConfigDict(type='MMDistributedDataParallel', broadcast_buffers=False)
+        wrapper_cfg = cfg.model_wrapper_cfg
+    wrapper_cfg.setdefault('device_ids', None)
+    if not is_distributed():
+        with _no_cuda_set_device():
+            init_dist(cfg.launcher, **dist_cfg)
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments to config."""
+    cfg.launcher = args.launcher
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+
+    if args.amp:
+        cfg.test_cfg.fp16 = True
+
+    if args.show or (args.show_dir is not None):
+        if 'visualization' not in cfg.get('default_hooks', {}):
+            raise ValueError(f'--show/--show-dir need `default_hooks.visualization` '
+                             f'(type="VisualizationHook") in {args.config}')
+        cfg.default_hooks.visualization.enable = True
+        cfg.default_hooks.visualization.show = args.show
+        cfg.default_hooks.visualization.wait_time = args.wait_time
+        cfg.default_hooks.visualization.out_dir = args.show_dir
+        cfg.default_hooks.visualization.interval = args.interval
+
+    if args.tta:
+        if 'tta_model' not in cfg:
+            cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+        if 'tta_pipeline' not in cfg:
+            test_pipeline = cfg.test_dataloader.dataset.pipeline
+            cfg.tta_pipeline = deepcopy(test_pipeline)
+            flip_tta = dict(
+                type='TestTimeAug',
+                transforms=[
+                    [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                    [test_pipeline[-1]],
+                ])
+            cfg.tta_pipeline[-1] = flip_tta
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+    default_dataloader_cfg = ConfigDict(
+        pin_memory=True,
+        collate_fn=dict(type='default_collate'),
+    )
+
+    def set_default_dataloader_cfg(cfg, field):
+        if cfg.get(field, None) is None:
+            return
+        dataloader_cfg = deepcopy(default_dataloader_cfg)
+        dataloader_cfg.update(cfg[field])
+        cfg[field] = dataloader_cfg
+        if args.no_pin_memory:
+            cfg[field]['pin_memory'] = False
+
+    set_default_dataloader_cfg(cfg, 'test_dataloader')
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    loader = cfg.get('test_dataloader', None)
+    if loader is not None and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers', False):
+        loader['persistent_workers'] = False
+        print_log('test_dataloader: num_workers=0, so persistent_workers is set to False', logger='current')
+    return cfg
+
+
+def main():
+    args = parse_args()
+
+    if args.out is None and args.out_item is not None:
+        raise ValueError('Please use `--out` argument to specify the path of the output file before using '
+                         '`--out-item`.')
+
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint file {args.checkpoint} does not exist')
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    if args.out and args.out_item in ['pred', None]:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+
+    metrics = runner.test()
+
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,207 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Train a model; flags and behaviour follow mmpretrain's ``tools/train.py``.
+
+Differences, all to make the same commands work on the pinned stack:
+
+* the repository root is put first on ``sys.path`` and :mod:`dcal_mm` is
+  imported before the config is read, which applies the stack guards
+  (torch>=2.6 checkpoint loading, setuptools without ``pkg_resources``);
+* a distributed launcher on a machine without CUDA uses the ``gloo`` backend
+  and CPU DDP instead of failing in ``torch.cuda.set_device``;
+* a dataloader with ``num_workers=0`` gets ``persistent_workers=False``
+  (PyTorch rejects the combination);
+* ``--no-validate`` is applied after ``--cfg-options``, so overrides of the
+  validation settings do not fail on the removed ``val_dataloader``.
+"""
+import argparse
+import contextlib
+import logging
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if sys.path[0] != REPO_ROOT:
+    sys.path.insert(0, REPO_ROOT)
+
+import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.dist import init_dist, is_distributed  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If specify checkpoint path, resume from it, while if not specify, try to auto resume from the latest '
+        'checkpoint in the work directory.')
+    parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision training')
+    parser.add_argument('--no-validate', action='store_true', help='whether not to evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='whether to auto scale the learning rate according to the actual batch size and the original batch '
+        'size.')
+    parser.add_argument(
+        '--no-pin-memory', action='store_true', help='whether to disable the pin_memory option in dataloaders.')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='whether to disable the persistent_workers option in dataloaders.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy format will be merged into '
+        'config file. If the value to be overwritten is a list, it should be like key="[a,b]" or key=a,b It also '
+        'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" Note that the quotation marks are necessary and '
+        'that no white space is allowed.')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch passes `--local-rank` on torch>=2.0, `--local_rank` before.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def fix_persistent_workers(cfg: Config) -> None:
+    """Turn off ``persistent_workers`` where ``num_workers`` is 0."""
+    for field in DATALOADERS:
+        loader = cfg.get(field, None)
+        if loader is None or loader.get('num_workers', 0) > 0 or not loader.get('persistent_workers', False):
+            continue
+        loader['persistent_workers'] = False
+        print_log(f'{field}: num_workers=0, so persistent_workers is set to False', logger='current')
+
+
+@contextlib.contextmanager
+def _no_cuda_set_device():
+    """MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` even for gloo."""
+    set_device = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = set_device
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Run a distributed launch on CPU: gloo backend, DDP without device ids.
+
+    Does nothing when CUDA is available or the launcher is ``'none'``.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    backend = dist_cfg.get('backend', 'nccl')
+    if backend != 'gloo':
+        print_log(
+            f'CUDA is not available: distributed backend {backend!r} replaced by \'gloo\'',
+            logger='current',
+            level=logging.WARNING)
+        dist_cfg['backend'] = 'gloo'
+    # DDP on CPU modules must get device_ids=None; MMEngine passes [LOCAL_RANK].
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None)
+    if wrapper_cfg is None:
+        cfg.model_wrapper_cfg = ConfigDict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cfg = cfg.model_wrapper_cfg
+    wrapper_cfg.setdefault('device_ids', None)
+    # The runner skips init_dist when a process group exists.
+    if not is_distributed():
+        with _no_cuda_set_device():
+            init_dist(cfg.launcher, **dist_cfg)
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments to config."""
+    cfg.launcher = args.launcher
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp is True:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise ValueError(f'--auto-scale-lr needs `auto_scale_lr.base_batch_size` in {args.config}')
+        cfg.auto_scale_lr.enable = True
+
+    default_dataloader_cfg = ConfigDict(
+        pin_memory=True,
+        persistent_workers=True,
+        collate_fn=dict(type='default_collate'),
+    )
+
+    def set_default_dataloader_cfg(cfg, field):
+        if cfg.get(field, None) is None:
+            return
+        dataloader_cfg = deepcopy(default_dataloader_cfg)
+        dataloader_cfg.update(cfg[field])
+        cfg[field] = dataloader_cfg
+        if args.no_pin_memory:
+            cfg[field]['pin_memory'] = False
+        if args.no_persistent_workers:
+            cfg[field]['persistent_workers'] = False
+
+    for field in DATALOADERS:
+        set_default_dataloader_cfg(cfg, field)
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # after --cfg-options, so that overrides of the val settings do not fail on None
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    fix_persistent_workers(cfg)
+    return cfg
+
+
+def main():
+    args = parse_args()
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
