@@ -1,5 +1,5 @@
 # Tiny DCAL on the generated demo set (python tools/misc/make_demo_data.py): trains on 2 CPU cores in minutes.
-# A 6-block ViT (width 96, patch 8) from scratch on 64x64 crops; classes differ only in an 8x8 head marker.
+# A 4-block ViT (width 64, patch 8) from scratch on 64x64 crops; classes differ only in a 12x12 head marker.
 _base_ = [
     '../_base_/models/dcal_vit.py',
     '../_base_/datasets/demo_cub_pairs.py',
@@ -7,15 +7,15 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=96, num_layers=6, num_heads=3, patch_size=8), img_size=64),
-    head=dict(num_classes=10, in_channels=96),
+    backbone=dict(arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2, patch_size=8), img_size=64),
+    head=dict(num_classes=10, in_channels=64),
 )
-max_epochs = 40
+max_epochs = 30
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=3, end=max_epochs, convert_to_iter_based=True),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2, end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 auto_scale_lr = dict(enable=False)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=2))
