@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=29500] bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
+# Usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=29500]
+# bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
 # On a machine without CUDA, GPUS is the number of CPU processes (tools/test.py switches to gloo).
 
 CONFIG=$1

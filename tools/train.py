@@ -14,8 +14,6 @@ Differences, all to make the same commands work on the pinned stack:
   validation settings do not fail on the removed ``val_dataloader``.
 """
 import argparse
-import contextlib
-import logging
 import os
 import os.path as osp
 import sys
@@ -26,12 +24,12 @@ if sys.path[0] != REPO_ROOT:
     sys.path.insert(0, REPO_ROOT)
 
 import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
-import torch  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.dist import init_dist, is_distributed  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from dcal_mm.utils.launch import setup_cpu_distributed  # noqa: E402
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -85,48 +83,6 @@ def fix_persistent_workers(cfg: Config) -> None:
             continue
         loader['persistent_workers'] = False
         print_log(f'{field}: num_workers=0, so persistent_workers is set to False', logger='current')
-
-
-@contextlib.contextmanager
-def _no_cuda_set_device():
-    """MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` even for gloo."""
-    set_device = torch.cuda.set_device
-    torch.cuda.set_device = lambda device: None
-    try:
-        yield
-    finally:
-        torch.cuda.set_device = set_device
-
-
-def setup_cpu_distributed(cfg: Config) -> None:
-    """Run a distributed launch on CPU: gloo backend, DDP without device ids.
-
-    Does nothing when CUDA is available or the launcher is ``'none'``.
-    """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
-    backend = dist_cfg.get('backend', 'nccl')
-    if backend != 'gloo':
-        print_log(
-            f'CUDA is not available: distributed backend {backend!r} replaced by \'gloo\'',
-            logger='current',
-            level=logging.WARNING)
-        dist_cfg['backend'] = 'gloo'
-    # DDP on CPU modules must get device_ids=None; MMEngine passes [LOCAL_RANK].
-    wrapper_cfg = cfg.get('model_wrapper_cfg', None)
-    if wrapper_cfg is None:
-        cfg.model_wrapper_cfg = ConfigDict(
-            type='MMDistributedDataParallel',
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-        wrapper_cfg = cfg.model_wrapper_cfg
-    wrapper_cfg.setdefault('device_ids', None)
-    # The runner skips init_dist when a process group exists.
-    if not is_distributed():
-        with _no_cuda_set_device():
-            init_dist(cfg.launcher, **dist_cfg)
 
 
 def merge_args(cfg, args):

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Base, DukeMTMC-reID at 256x128 (paper: 79.1 mAP / 88.7 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Base, DukeMTMC-reID at 256x128 (paper: 79.1 mAP / 88.7 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/dukemtmc.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Base, MSMT17 at 256x128 (paper: 60.5 mAP / 81.6 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Base, MSMT17 at 256x128 (paper: 60.5 mAP / 81.6 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/msmt17.py',

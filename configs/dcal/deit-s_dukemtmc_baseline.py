@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Small, DukeMTMC-reID at 256x128 (paper: 75.7 mAP / 87.6 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Small, DukeMTMC-reID at 256x128 (paper: 75.7 mAP / 87.6 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/dukemtmc.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Small, Market-1501 at 256x128 (paper: 84.3 mAP / 93.7 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Small, Market-1501 at 256x128 (paper: 84.3 mAP / 93.7 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/market1501.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Small, MSMT17 at 256x128 (paper: 53.3 mAP / 75.0 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Small, MSMT17 at 256x128 (paper: 53.3 mAP / 75.0 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/msmt17.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Small, VeRi-776 at 256x256 (paper: 76.7 mAP / 95.5 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Small, VeRi-776 at 256x256 (paper: 76.7 mAP / 95.5 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/veri776.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Tiny, DukeMTMC-reID at 256x128 (paper: 69.5 mAP / 82.9 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Tiny, DukeMTMC-reID at 256x128 (paper: 69.5 mAP / 82.9 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/dukemtmc.py',

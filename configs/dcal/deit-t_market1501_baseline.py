@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), DeiT-Tiny, Market-1501 at 256x128 (paper: 77.9 mAP / 90.3 Rank-1)
+# SA baseline of DCAL (TransReID ViT), DeiT-Tiny, Market-1501 at 256x128 (paper: 77.9 mAP / 90.3 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/market1501.py',

@@ -1,6 +1,10 @@
 # Tiny DCAL Re-ID on the generated demo Market-1501 set (python tools/misc/make_demo_data.py): 64x32 images, 40 train
-# ids. A 6-block ViT (width 96, 3 heads, patch 8 -> 8x4 = 32 tokens, GLCA R = 30% -> 9 local queries) from scratch,
-# SA + GLCA + PWCA with ID + triplet per branch; trains on 2 CPU cores in a few minutes and reports mAP / Rank-1.
+# ids, P x K = 8 x 4. A 4-block ViT from scratch (width 96, 3 heads, patch 8 -> 8x4 = 32 tokens; GLCA R = 30% -> 9
+# local queries) with SA + GLCA + PWCA, ID + soft-margin triplet per branch, dynamic loss weights; 40 epochs of 9
+# iterations. Measured on 2 CPU cores shared with other jobs: a whole run (train + evaluation) took 115-176 s with
+# OMP_NUM_THREADS=1; with 2 threads an iteration took 0.2 s while the cores were free (~1.5 min in all, extrapolated)
+# but 4-5 s while they were busy (oversubscribed OpenMP), so set OMP_NUM_THREADS=1 on a busy machine. The untrained
+# model scores 2.6 mAP / 0.8 Rank-1, the trained one 45.5-45.9 mAP / 43.1 Rank-1.
 _base_ = [
     '../_base_/models/dcal_reid.py',
     '../_base_/datasets/demo_market_pairs.py',
@@ -8,13 +12,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=96, num_layers=6, num_heads=3, patch_size=8), img_size=_base_.img_size),
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8),
+        img_size=_base_.img_size,
+        drop_path_rate=0.),  # tiny model, short schedule: no stochastic depth
     head=dict(num_classes=_base_.num_ids, in_channels=96),
 )
-max_epochs = 30
+max_epochs = 40
 # from scratch a tiny ViT learns much faster with AdamW than with the recipe's SGD
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05),
+    optimizer=dict(_delete_=True, type='AdamW', lr=3e-3, weight_decay=0.05),
     paramwise_cfg=dict(_delete_=True, custom_keys={'loss_log_vars': dict(decay_mult=0.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3, convert_to_iter_based=True),

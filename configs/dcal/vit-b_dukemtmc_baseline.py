@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), ViT-Base (ImageNet-21k), DukeMTMC-reID at 256x128 (paper: 78.9 mAP / 89.4 Rank-1)
+# SA baseline of DCAL (TransReID ViT), ViT-Base (ImageNet-21k), DukeMTMC-reID at 256x128 (paper: 78.9 mAP / 89.4 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/dukemtmc.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), ViT-Base (ImageNet-21k), Market-1501 at 256x128 (paper: 87.1 mAP / 94.3 Rank-1)
+# SA baseline of DCAL (TransReID ViT), ViT-Base (ImageNet-21k), Market-1501 at 256x128 (paper: 87.1 mAP / 94.3 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/market1501.py',

@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), ViT-Base (ImageNet-21k), MSMT17 at 256x128 (paper: 61.6 mAP / 81.4 Rank-1)
+# SA baseline of DCAL (TransReID ViT), ViT-Base (ImageNet-21k), MSMT17 at 256x128 (paper: 61.6 mAP / 81.4 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/msmt17.py',

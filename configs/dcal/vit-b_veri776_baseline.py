@@ -1,4 +1,4 @@
-# SA baseline of DCAL (TransReID ViT baseline), ViT-Base (ImageNet-21k), VeRi-776 at 256x256 (paper: 78.1 mAP / 96.0 Rank-1)
+# SA baseline of DCAL (TransReID ViT), ViT-Base (ImageNet-21k), VeRi-776 at 256x256 (paper: 78.1 mAP / 96.0 Rank-1)
 _base_ = [
     '../_base_/models/sa_vit_reid.py',
     '../_base_/datasets/veri776.py',

@@ -2,12 +2,19 @@
 """A tiny synthetic fine-grained dataset in CUB-200-2011's on-disk layout.
 
 Every image shows a "bird" (body, wing, tail, head, beak) on a random textured
-background. Background, body colours, size, pose and position are drawn per
+background. Background, colours, size, pose, facing and position are drawn per
 image independently of the class. The class is decided only by a small
-black-and-white block pattern (the "crown marker", 8x8 pixels at 64x64) drawn
-on the bird's head. All patterns have the same number of black and white
-pixels, so global colour statistics carry no class information, and all are
-left-right symmetric, so horizontal flips keep the label.
+black-and-white 4x4 block pattern (the "crown marker", 12x12 pixels at 64x64,
+3.5% of the image) on the bird's head. All patterns have the same number of
+black and white pixels, so global colour statistics carry no class
+information, and all are left-right symmetric, so horizontal flips keep the
+label.
+
+Our sizing choice: with 8x8 markers (2-pixel blocks) a 6-block ViT (width 96,
+patch 8) trained from scratch did not generalise (about 14% test accuracy
+after 40 epochs, chance 10%); with 12x12 markers it reached about 69% with 30
+training images per class and about 89% with 60 (the default), in a few CPU
+minutes.
 """
 import os
 import os.path as osp
@@ -118,7 +125,7 @@ def _draw_bird(rng: np.random.Generator, size: int, label: int) -> Tuple[np.ndar
     half_m = marker / 2.
     body_a = rng.uniform(9.5, 12.5) * s  # semi-axes
     body_b = rng.uniform(7, 10) * s
-    head_r = half_m * rng.uniform(1.45, 1.7)  # the marker stays on the head
+    head_r = half_m * rng.uniform(1.45, 1.7)  # > half the marker's diagonal: it lies on the head
     facing = 1 if rng.random() < 0.5 else -1  # +1: head on the right
     tilt = rng.uniform(-15, 15)
 
@@ -205,7 +212,7 @@ def make_demo_cub(root: str,
 
     so ``mmpretrain.datasets.CUB(data_root='root/CUB_200_2011')`` reads it.
     Generation is deterministic for a given seed (numpy's PCG64) and takes
-    well under a second per thousand 64x64 images.
+    about a second with the defaults (750 images of 64x64).
 
     Args:
         root (str): Output folder; ``CUB_200_2011`` is created inside.
@@ -229,7 +236,8 @@ def make_demo_cub(root: str,
     data_root = osp.join(root, 'CUB_200_2011')
     if osp.isdir(data_root) and os.listdir(data_root):
         if not overwrite:
-            raise FileExistsError(f'{data_root} exists and is not empty; pass overwrite=True (--overwrite on the command line) to replace it')
+            raise FileExistsError(f'{data_root} exists and is not empty; pass overwrite=True '
+                                  '(--overwrite on the command line) to replace it')
         shutil.rmtree(data_root)
     os.makedirs(osp.join(data_root, 'parts'), exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -208,20 +208,21 @@ class DCALViT(BaseBackbone):
         """
         return self.forward_tokens(self.embed(x))
 
-    def forward_hidden_states(self, x: Tensor, num_blocks: Optional[int] = None) -> List[Tensor]:
-        """Inputs of the first ``num_blocks`` blocks (what PWCA takes from a
-        partner image).
+    def forward_partner_kv(self, x: Tensor, num_blocks: Optional[int] = None) -> List[Tuple[Tensor, Tensor]]:
+        """Keys and values that the first ``num_blocks`` SA blocks give an
+        image (what PWCA takes from a partner).
 
         Args:
-            x (Tensor): Images, shape (B, 3, H, W).
+            x (Tensor): Partner images, shape (B, 3, H, W).
             num_blocks (int, optional): Defaults to all blocks.
 
         Returns:
-            list[Tensor]: ``num_blocks`` tensors of shape (B, 1 + N, C).
+            list[tuple[Tensor, Tensor]]: Per block, keys and values of shape
+            (B, heads, 1 + N, C / heads).
         """
         x = self.embed(x)
-        states = []
+        kv = []
         for blk in self.blocks[:num_blocks or self.num_layers]:
-            states.append(x)
+            kv.append(blk.partner_kv(x))
             x = blk(x)
-        return states
+        return kv

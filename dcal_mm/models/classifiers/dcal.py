@@ -129,6 +129,6 @@ class DCAL(ImageClassifier):
         if self.pwca is not None:
             num_blocks = self.pwca.num_blocks or self.backbone.num_layers
             with torch.no_grad():
-                partner_states = self.backbone.forward_hidden_states(partners, num_blocks)
-            pwca = self.backbone.norm(self.pwca(self.backbone.blocks, tokens, partner_states))[:, 0]
+                partner_kv = self.backbone.forward_partner_kv(partners, num_blocks)
+            pwca = self.backbone.norm(self.pwca(self.backbone.blocks, tokens, partner_kv))[:, 0]
         return self.head.loss(DCALFeatures(outs[0], glca, pwca), data_samples)

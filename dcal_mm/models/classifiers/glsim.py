@@ -116,8 +116,12 @@ class GLSim(ImageClassifier):
             backbone.setdefault('out_type', 'raw')
             backbone.setdefault('with_rollout', False)
         super().__init__(
-            backbone=backbone, head=head, pretrained=pretrained, train_cfg=train_cfg,
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            backbone=backbone,
+            head=head,
+            pretrained=pretrained,
+            train_cfg=train_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         for attr in ('embed', 'forward_tokens', 'patch_embed', 'img_size'):
             if not hasattr(self.backbone, attr):
                 raise ValueError(f'GLSim needs a DCALViT-like backbone (missing {attr!r}), got '

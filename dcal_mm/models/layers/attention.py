@@ -84,14 +84,28 @@ def self_attention(attn: Attention, x: Tensor, return_probs: bool = False) -> Tu
     if torch.is_grad_enabled():
         out = _sdpa(attn, q, k, v)
         with torch.no_grad():
-            probs = (q @ k.transpose(-2, -1) * attn.scale).softmax(dim=-1).mean(dim=1)
+            probs = _softmax_probs(attn, q, k).mean(dim=1)
         return _out_proj(attn, out), probs
-    probs = (q @ k.transpose(-2, -1) * attn.scale).softmax(dim=-1)
+    probs = _softmax_probs(attn, q, k)
     out = attn.attn_drop(probs) @ v
     return _out_proj(attn, out), probs.mean(dim=1)
 
 
-def pair_attention(attn: Attention, x: Tensor, x_partner: Tensor) -> Tensor:
+def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
+    # In-place softmax: a second (B, H, N, N) buffer would cost more than
+    # the matmul on a CPU (fresh large allocations are page-faulted in).
+    probs = (q * attn.scale) @ k.transpose(-2, -1)
+    return torch.softmax(probs, dim=-1, out=probs)
+
+
+def key_value(attn: Attention, x: Tensor) -> Tuple[Tensor, Tensor]:
+    """Keys and values of ``attn`` for normalised tokens ``x`` (B, N, C), each
+    of shape (B, heads, N, C / heads)."""
+    _check_supported(attn)
+    return _kv_proj(attn, x)
+
+
+def pair_attention(attn: Attention, x: Tensor, partner_kv: Tuple[Tensor, Tensor]) -> Tensor:
     """Pair-wise cross-attention (PWCA, Eq. 4 of DCAL).
 
     Queries come from ``x``; keys and values are [K1; K2] and [V1; V2] of
@@ -100,14 +114,15 @@ def pair_attention(attn: Attention, x: Tensor, x_partner: Tensor) -> Tensor:
     Args:
         attn (Attention): The (shared) timm attention module.
         x (Tensor): Normalised tokens of the target, shape (B, N, C).
-        x_partner (Tensor): Normalised tokens of the partner, shape (B, M, C).
+        partner_kv (tuple[Tensor, Tensor]): The partner's keys and values
+            from :func:`key_value`, each (B, heads, M, C / heads).
 
     Returns:
         Tensor: Shape (B, N, C).
     """
     _check_supported(attn)
     q, k, v = _qkv_proj(attn, x)
-    k2, v2 = _kv_proj(attn, x_partner)
+    k2, v2 = partner_kv
     out = _sdpa(attn, q, torch.cat([k, k2], dim=2), torch.cat([v, v2], dim=2))
     return _out_proj(attn, out)
 

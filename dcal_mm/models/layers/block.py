@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 from timm.models.vision_transformer import Block
 from torch import Tensor
 
-from .attention import cross_attention, pair_attention, self_attention
+from .attention import cross_attention, key_value, pair_attention, self_attention
 
 
 class DCALBlock(Block):
@@ -36,17 +36,29 @@ class DCALBlock(Block):
         y, attn = self_attention(self.attn, self.norm1(x), return_probs=return_attn)
         return self._ffn(x + self.drop_path1(self.ls1(y))), attn
 
-    def forward_pair(self, x: Tensor, x_partner: Tensor) -> Tensor:
+    def partner_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """Keys and values this block's attention gives a partner's tokens.
+
+        Args:
+            x (Tensor): Partner tokens entering the block, shape (B, M, C).
+
+        Returns:
+            tuple[Tensor, Tensor]: Each (B, heads, M, C / heads).
+        """
+        return key_value(self.attn, self.norm1(x))
+
+    def forward_pair(self, x: Tensor, partner_kv: Tuple[Tensor, Tensor]) -> Tensor:
         """PWCA block (shares every weight with the SA block).
 
         Args:
             x (Tensor): Target tokens, shape (B, N, C).
-            x_partner (Tensor): Partner tokens at the same depth, shape (B, M, C).
+            partner_kv (tuple[Tensor, Tensor]): The partner's keys and values
+                at the same depth, from :meth:`partner_kv`.
 
         Returns:
             Tensor: Target tokens after the block, shape (B, N, C).
         """
-        y = pair_attention(self.attn, self.norm1(x), self.norm1(x_partner))
+        y = pair_attention(self.attn, self.norm1(x), partner_kv)
         return self._ffn(x + self.drop_path1(self.ls1(y)))
 
     def forward_cross(self, x: Tensor, index: Tensor) -> Tensor:

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
@@ -17,10 +17,11 @@ class PWCA(BaseModule):
     partner's hidden state at the same depth in the SA branch. Blocks after
     the first T run as plain SA.
 
-    Our choices where the paper is silent: the partner states come from the
-    partner's SA stream and carry no gradient (``DCAL`` computes them under
-    ``no_grad``); the weights still get gradients through the partner's K/V
-    projections.
+    Our choices where the paper is silent: the partner's keys and values come
+    from the partner's SA stream (its clean tokens at each depth) and carry no
+    gradient: ``DCAL`` computes them under ``no_grad``, so the partner is
+    context only and the shared weights learn through the target's stream.
+    This also spares the partner's backward pass.
 
     Args:
         num_blocks (int, optional): T. Defaults to all blocks (T = 12 for
@@ -34,13 +35,14 @@ class PWCA(BaseModule):
             raise ValueError(f'PWCA num_blocks must be >= 1, got {num_blocks}')
         self.num_blocks = num_blocks
 
-    def forward(self, blocks: nn.ModuleList, x: Tensor, partner_states: List[Tensor]) -> Tensor:
+    def forward(self, blocks: nn.ModuleList, x: Tensor, partner_kv: List[Tuple[Tensor, Tensor]]) -> Tensor:
         """
         Args:
             blocks (nn.ModuleList): The backbone's :class:`DCALBlock` list.
             x (Tensor): Embedded target tokens, shape (B, 1 + N, C).
-            partner_states (list[Tensor]): Partner tokens entering each of the
-                first T blocks, each of shape (B, 1 + N, C).
+            partner_kv (list[tuple[Tensor, Tensor]]): The partner's keys and
+                values in each of the first T blocks, from
+                ``DCALViT.forward_partner_kv``.
 
         Returns:
             Tensor: Target tokens after all blocks (before the final norm),
@@ -49,8 +51,8 @@ class PWCA(BaseModule):
         num_pair = self.num_blocks or len(blocks)
         if num_pair > len(blocks):
             raise ValueError(f'PWCA num_blocks={num_pair} exceeds the backbone depth {len(blocks)}')
-        if len(partner_states) < num_pair:
-            raise ValueError(f'PWCA needs {num_pair} partner states, got {len(partner_states)}')
+        if len(partner_kv) < num_pair:
+            raise ValueError(f'PWCA needs partner keys/values for {num_pair} blocks, got {len(partner_kv)}')
         for i, blk in enumerate(blocks):
-            x = blk.forward_pair(x, partner_states[i]) if i < num_pair else blk(x)
+            x = blk.forward_pair(x, partner_kv[i]) if i < num_pair else blk(x)
         return x

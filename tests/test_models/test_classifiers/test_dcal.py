@@ -48,7 +48,7 @@ def test_pwca_branch_equals_sa_when_partner_is_target():
     bb = model.backbone
     with torch.no_grad():
         tokens = bb.embed(images)
-        pwca = bb.norm(model.pwca(bb.blocks, tokens, bb.forward_hidden_states(images)))[:, 0]
+        pwca = bb.norm(model.pwca(bb.blocks, tokens, bb.forward_partner_kv(images)))[:, 0]
         torch.testing.assert_close(pwca, bb(images)[0], rtol=1e-4, atol=1e-5)
 
 

@@ -30,8 +30,11 @@ def _cfg(**kwargs):
     cfg = dict(
         type='GLSim',
         backbone=dict(type='DCALViT', arch=TINY, img_size=32, drop_path_rate=0.),
-        head=dict(type='LinearClsHead', num_classes=5, in_channels=32,
-                  loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=5,
+            in_channels=32,
+            loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
         num_selected=3,
         aggregator_cfg=dict(drop_path=0.))
     cfg.update(kwargs)
@@ -80,18 +83,20 @@ def _official_crops(images, indices, patch, size):
 # --------------------------------------------------------------------------- the crop box
 
 
-@pytest.mark.parametrize('patches, official, corrected', [
-    # a 2x2 block in the middle: official box is only its top-left patch
-    ([5, 6, 9, 10], [8, 8, 16, 16], [8, 8, 24, 24]),
-    # one row, two far columns: official height is one patch, width stops at the last column's start
-    ([0, 3], [0, 0, 24, 8], [0, 0, 32, 8]),
-    # a single corner patch: both boxes are that patch
-    ([15], [24, 24, 32, 32], [24, 24, 32, 32]),
-    # scattered rows 0..3, columns 0..2
-    ([1, 14, 8], [0, 0, 16, 24], [0, 0, 24, 32]),
-    # one column: official width is one patch
-    ([2, 6, 10], [16, 0, 24, 16], [16, 0, 24, 24]),
-])
+@pytest.mark.parametrize(
+    'patches, official, corrected',
+    [
+        # a 2x2 block in the middle: official box is only its top-left patch
+        ([5, 6, 9, 10], [8, 8, 16, 16], [8, 8, 24, 24]),
+        # one row, two far columns: official height is one patch, width stops at the last column's start
+        ([0, 3], [0, 0, 24, 8], [0, 0, 32, 8]),
+        # a single corner patch: both boxes are that patch
+        ([15], [24, 24, 32, 32], [24, 24, 32, 32]),
+        # scattered rows 0..3, columns 0..2
+        ([1, 14, 8], [0, 0, 16, 24], [0, 0, 24, 32]),
+        # one column: official width is one patch
+        ([2, 6, 10], [16, 0, 24, 16], [16, 0, 24, 24]),
+    ])
 def test_box_for_known_similarity_patterns(patches, official, corrected):
     tokens = _tokens_selecting(patches)
     for mode, expected in (('official', official), ('corrected', corrected)):
@@ -157,7 +162,8 @@ def test_forward_equals_independent_reference():
         for blk in model.aggregator:
             z = z + blk.attn(blk.norm1(z))
             z = z + blk.mlp(blk.norm2(z))
-        ref = model.head.fc(F.layer_norm(z, (32, ), model.aggregator_norm.weight, model.aggregator_norm.bias, 1e-6)[:, 0])
+        z = F.layer_norm(z, (32, ), model.aggregator_norm.weight, model.aggregator_norm.bias, 1e-6)
+        ref = model.head.fc(z[:, 0])
     torch.testing.assert_close(logits, ref, rtol=1e-4, atol=1e-5)
 
 

@@ -2,7 +2,7 @@
 import torch
 from timm.layers import Attention
 
-from dcal_mm.models.layers import DCALBlock, cross_attention, pair_attention, self_attention
+from dcal_mm.models.layers import DCALBlock, cross_attention, key_value, pair_attention, self_attention
 
 
 def _explicit(attn, q_in, kv_in):
@@ -40,9 +40,9 @@ def test_pair_attention_is_one_softmax_over_both_images():
     attn = _attn()
     x1, x2 = torch.randn(2, 10, 32), torch.randn(2, 7, 32)
     ref, _ = _explicit(attn, x1, torch.cat([x1, x2], dim=1))
-    torch.testing.assert_close(pair_attention(attn, x1, x2), ref, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(pair_attention(attn, x1, key_value(attn, x2)), ref, rtol=1e-4, atol=1e-5)
     # a partner equal to the target duplicates every key: same output as SA
-    torch.testing.assert_close(pair_attention(attn, x1, x1), attn(x1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(pair_attention(attn, x1, key_value(attn, x1)), attn(x1), rtol=1e-4, atol=1e-5)
 
 
 def test_cross_attention_queries_subset():
@@ -58,5 +58,5 @@ def test_block_cross_on_all_tokens_equals_block_forward():
     x = torch.randn(2, 10, 32)
     index = torch.arange(10).expand(2, 10)
     torch.testing.assert_close(blk.forward_cross(x, index), blk(x), rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(blk.forward_pair(x, x), blk(x), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(blk.forward_pair(x, blk.partner_kv(x)), blk(x), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(blk.forward_sa(x)[0], blk(x), rtol=1e-5, atol=1e-6)
