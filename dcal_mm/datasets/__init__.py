@@ -1,12 +1,10 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from . import demo, samplers, transforms  # noqa: F401
-from . import reid  # noqa: F401
-from .pair_dataset import PairDataset  # noqa: E402
-from .demo import make_demo_market1501  # noqa: E402
-from .reid import CUHK03, MSMT17, BaseReIDDataset, DukeMTMC, Market1501, VeRi776  # noqa: E402
-from .samplers import PKBatchSampler, PKSampler  # noqa: E402
+from .demo import make_demo_cub, make_demo_market1501
+from .pair_dataset import PairDataset
+from .reid import CUHK03, MSMT17, BaseReIDDataset, DukeMTMC, Market1501, VeRi776
+from .samplers import PKBatchSampler, PKSampler
 
 __all__ = [
-    'PairDataset', 'BaseReIDDataset', 'Market1501', 'DukeMTMC', 'MSMT17', 'VeRi776', 'CUHK03', 'PKSampler',
-    'PKBatchSampler', 'make_demo_market1501'
+    'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'MSMT17', 'Market1501', 'PKBatchSampler', 'PKSampler', 'PairDataset',
+    'VeRi776', 'make_demo_cub', 'make_demo_market1501'
 ]

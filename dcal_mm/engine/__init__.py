@@ -1,2 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from . import hooks, optimizers  # noqa: F401
+from .hooks import PairEpochHook
+
+__all__ = ['PairEpochHook']

@@ -221,8 +221,10 @@ class DCALViT(BaseBackbone):
             (B, heads, 1 + N, C / heads).
         """
         x = self.embed(x)
+        blocks = self.blocks[:num_blocks or self.num_layers]
         kv = []
-        for blk in self.blocks[:num_blocks or self.num_layers]:
-            kv.append(blk.partner_kv(x))
-            x = blk(x)
+        for blk in blocks[:-1]:
+            x, block_kv = blk.forward_with_kv(x)
+            kv.append(block_kv)
+        kv.append(blocks[-1].partner_kv(x))  # the last block's output is not needed
         return kv

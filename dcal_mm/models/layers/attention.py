@@ -98,6 +98,21 @@ def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
     return torch.softmax(probs, dim=-1, out=probs)
 
 
+def self_attention_kv(attn: Attention, x: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+    """Fused self-attention that also returns its keys and values.
+
+    Args:
+        attn (Attention): A timm attention module.
+        x (Tensor): Normalised tokens, shape (B, N, C).
+
+    Returns:
+        tuple: Output (B, N, C) and (keys, values), each (B, heads, N, C / heads).
+    """
+    _check_supported(attn)
+    q, k, v = _qkv_proj(attn, x)
+    return _out_proj(attn, _sdpa(attn, q, k, v)), (k, v)
+
+
 def key_value(attn: Attention, x: Tensor) -> Tuple[Tensor, Tensor]:
     """Keys and values of ``attn`` for normalised tokens ``x`` (B, N, C), each
     of shape (B, heads, N, C / heads)."""

@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 from timm.models.vision_transformer import Block
 from torch import Tensor
 
-from .attention import cross_attention, key_value, pair_attention, self_attention
+from .attention import cross_attention, key_value, pair_attention, self_attention, self_attention_kv
 
 
 class DCALBlock(Block):
@@ -46,6 +46,19 @@ class DCALBlock(Block):
             tuple[Tensor, Tensor]: Each (B, heads, M, C / heads).
         """
         return key_value(self.attn, self.norm1(x))
+
+    def forward_with_kv(self, x: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        """SA block that also returns the keys and values it computed (what a
+        partner image gives PWCA), so the partner pass projects once.
+
+        Args:
+            x (Tensor): Tokens, shape (B, N, C).
+
+        Returns:
+            tuple: Tokens after the block (B, N, C) and (keys, values).
+        """
+        y, kv = self_attention_kv(self.attn, self.norm1(x))
+        return self._ffn(x + self.drop_path1(self.ls1(y))), kv
 
     def forward_pair(self, x: Tensor, partner_kv: Tuple[Tensor, Tensor]) -> Tensor:
         """PWCA block (shares every weight with the SA block).

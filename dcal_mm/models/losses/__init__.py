@@ -1,3 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .uncertainty_weighting import UncertaintyWeighting
 from .triplet_loss import TripletLoss
+from .uncertainty_weighting import UncertaintyWeighting
+
+__all__ = ['TripletLoss', 'UncertaintyWeighting']

@@ -60,3 +60,14 @@ def test_block_cross_on_all_tokens_equals_block_forward():
     torch.testing.assert_close(blk.forward_cross(x, index), blk(x), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(blk.forward_pair(x, blk.partner_kv(x)), blk(x), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(blk.forward_sa(x)[0], blk(x), rtol=1e-5, atol=1e-6)
+
+
+def test_forward_with_kv_matches_block_and_partner_kv():
+    torch.manual_seed(0)
+    blk = DCALBlock(32, 4, qkv_bias=True).eval()
+    x = torch.randn(2, 10, 32)
+    out, (k, v) = blk.forward_with_kv(x)
+    k_ref, v_ref = blk.partner_kv(x)
+    torch.testing.assert_close(out, blk(x), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(k, k_ref)
+    torch.testing.assert_close(v, v_ref)
