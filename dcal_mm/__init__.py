@@ -5,10 +5,15 @@ Importing the package registers every component into MMPretrain's registries
 (``custom_imports=dict(imports=['dcal_mm'])``) and applies the stack guards in
 :mod:`dcal_mm.utils.compat`.
 """
-import mmcv  # noqa: F401  (full mmcv or mmcv-lite; mmpretrain needs one)
+import warnings
 
-from .utils import apply_compat_patches
-from .version import __version__
+# mmcv-lite has no compiled ops; MMPretrain never uses the one this warns about.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+import mmcv  # noqa: E402,F401  (full mmcv or mmcv-lite; mmpretrain needs one)
+
+from .utils import apply_compat_patches  # noqa: E402
+from .version import __version__  # noqa: E402
 
 apply_compat_patches()
 

@@ -7,6 +7,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch='deit-small', init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_small_patch16_224.fb_in1k.safetensors')),
+        arch='deit-small',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_small_patch16_224.fb_in1k.safetensors')),
     head=dict(num_classes=196, in_channels=384),
 )

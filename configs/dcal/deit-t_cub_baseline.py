@@ -7,6 +7,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch='deit-tiny', init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_tiny_patch16_224.fb_in1k.safetensors')),
+        arch='deit-tiny',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/deit_tiny_patch16_224.fb_in1k.safetensors')),
     head=dict(num_classes=200, in_channels=192),
 )

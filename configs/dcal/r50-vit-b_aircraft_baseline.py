@@ -7,6 +7,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch='r50-vit-base', init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit_base_r50_s16_224.orig_in21k.safetensors')),
+        arch='r50-vit-base',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit_base_r50_s16_224.orig_in21k.safetensors')),
     head=dict(num_classes=100, in_channels=768),
 )

@@ -7,6 +7,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch='vit-base', init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit_base_patch16_224.orig_in21k.safetensors')),
+        arch='vit-base',
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/vit_base_patch16_224.orig_in21k.safetensors')),
     head=dict(num_classes=196, in_channels=768),
 )

@@ -12,7 +12,6 @@ Example:
 import argparse
 import json
 import multiprocessing as mp
-import os
 import os.path as osp
 import resource
 import statistics
@@ -67,8 +66,8 @@ def _build(config, device):
 def _inputs(model, cfg, args, device):
     import torch
     from mmpretrain.structures import DataSample
-    size = args.input_size or cfg.model.backbone.get('img_size') or (cfg.model.backbone.get('height'),
-                                                                       cfg.model.backbone.get('width'))
+    backbone = cfg.model.backbone
+    size = args.input_size or backbone.get('img_size') or (backbone.get('height'), backbone.get('width'))
     size = (size, size) if isinstance(size, int) else tuple(size)
     num_classes = cfg.model.head.get('num_classes', 2)
     B = args.batch_size

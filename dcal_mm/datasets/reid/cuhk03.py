@@ -4,6 +4,7 @@ import re
 from typing import Optional
 
 from mmpretrain.registry import DATASETS
+
 from .base_reid import BaseReIDDataset
 
 

@@ -2,6 +2,7 @@
 import re
 
 from mmpretrain.registry import DATASETS
+
 from .base_reid import BaseReIDDataset
 
 

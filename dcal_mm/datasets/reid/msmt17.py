@@ -5,6 +5,7 @@ from typing import List, Optional
 
 from mmengine.fileio import list_from_file
 from mmpretrain.registry import DATASETS
+
 from .base_reid import BaseReIDDataset, ReIDRecord
 
 

@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import BatchSampler
+
 from .pk_sampler import PKSampler
 
 

@@ -16,7 +16,7 @@ TIMM_ARCHS = {
     'deit-tiny': 'deit_tiny_patch16_224',
     'deit-small': 'deit_small_patch16_224',
     'deit-base': 'deit_base_patch16_224',
-    'vit-base': 'vit_base_patch16_224',  # ImageNet-21k weights: vit_base_patch16_224.augreg_in21k
+    'vit-base': 'vit_base_patch16_224',  # ImageNet-21k weights: vit_base_patch16_224.orig_in21k
     'r50-vit-base': 'vit_base_r50_s16_224',  # hybrid; ImageNet-21k weights: .orig_in21k
 }
 

@@ -49,7 +49,8 @@ class CLANHead(ClsHead):
         branch_names: Optional[Sequence[str]] = None,
         topk: Union[int, Tuple[int]] = (1, ),
         cal_acc: bool = False,
-        init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01)) -> None:
+        init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01),
+    ) -> None:
         super().__init__(loss=loss, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
         in_channels = tuple(in_channels)
         if num_classes <= 0:
