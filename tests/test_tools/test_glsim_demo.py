@@ -2,42 +2,23 @@
 import glob
 import json
 import math
-import os
 import os.path as osp
-import runpy
-import sys
 
 import torch
 
 from dcal_mm.datasets.demo import make_demo_cub
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 CONFIG = 'configs/glsim/glsim_demo.py'
 
 
-def _run(args):
-    """Run a tool script as ``python tools/x.py ...`` would, in this process
-    (saves a second interpreter start-up and the imports)."""
-    argv, cwd, threads = sys.argv, os.getcwd(), torch.get_num_threads()
-    sys.argv = list(args)
-    os.chdir(REPO)
-    torch.set_num_threads(1)  # the tiny model only gets slower with more threads on a shared CPU
-    try:
-        runpy.run_path(args[0], run_name='__main__')
-    finally:
-        sys.argv = argv
-        os.chdir(cwd)
-        torch.set_num_threads(threads)
-
-
-def test_glsim_demo_trains_with_train_py_and_evaluates_with_test_py(tmp_path):
+def test_glsim_demo_trains_with_train_py_and_evaluates_with_test_py(tmp_path, run_tool):
     root = make_demo_cub(str(tmp_path / 'data'), num_classes=10, train_per_class=3, test_per_class=2)
     data_opts = [
         f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
         for key in ('dataset.data_root=' + root, 'num_workers=0')
     ]
     work = str(tmp_path / 'work')
-    _run([
+    run_tool([
         'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', *data_opts, 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=2', 'train_dataloader.batch_size=8', 'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.interval=2'
@@ -58,7 +39,7 @@ def test_glsim_demo_trains_with_train_py_and_evaluates_with_test_py(tmp_path):
     assert 'aggregator.0.attn.qkv.weight' in state and 'head.fc.weight' in state
 
     out = str(tmp_path / 'metrics.json')
-    _run([
+    run_tool([
         'tools/test.py', CONFIG, ckpt, '--work-dir',
         str(tmp_path / 'test'), '--out', out, '--out-item', 'metrics', '--cfg-options', *data_opts
     ])
