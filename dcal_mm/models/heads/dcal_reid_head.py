@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from ..layers import BNNeck
 from ..losses import UncertaintyWeighting
 from .dcal_cls_head import DCALFeatures
+from .reid_head import set_pred_features
 
 
 @MODELS.register_module()
@@ -233,11 +234,4 @@ class DCALReIDHead(BaseModule):
         pick = 0 if self.neck_feat == 'before' else 1
         names = {'concat': ('sa', 'glca'), 'sa': ('sa', ), 'glca': ('glca', )}[self.predict_mode]
         out = torch.cat([outs[n][pick] for n in names], dim=1).detach()
-        if data_samples is None:
-            data_samples = [None] * out.size(0)
-        results = []
-        for sample, vec in zip(data_samples, out):
-            sample = DataSample() if sample is None else sample
-            sample.set_field(vec, 'pred_feature')
-            results.append(sample)
-        return results
+        return set_pred_features(out, data_samples)

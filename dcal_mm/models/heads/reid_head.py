@@ -10,6 +10,20 @@ from mmpretrain.structures import DataSample
 from ..layers import BNNeck
 
 
+def set_pred_features(features: torch.Tensor,
+                      data_samples: Optional[List[Optional[DataSample]]] = None) -> List[DataSample]:
+    """Store each row of ``features`` (B, D) as ``pred_feature`` of its
+    DataSample (created when missing), as :class:`ReIDMetric` reads it."""
+    if data_samples is None:
+        data_samples = [None] * features.size(0)
+    results = []
+    for sample, vec in zip(data_samples, features):
+        sample = DataSample() if sample is None else sample
+        sample.set_field(vec, 'pred_feature')
+        results.append(sample)
+    return results
+
+
 @MODELS.register_module()
 class ReIDHead(BaseModule):
     """Single-branch Re-ID head: BNNeck + ID loss + triplet loss.
@@ -132,11 +146,4 @@ class ReIDHead(BaseModule):
         """
         feat, bn_feat, _ = self(feats)
         out = (feat if self.neck_feat == 'before' else bn_feat).detach()
-        if data_samples is None:
-            data_samples = [None] * out.size(0)
-        results = []
-        for sample, vec in zip(data_samples, out):
-            sample = DataSample() if sample is None else sample
-            sample.set_field(vec, 'pred_feature')
-            results.append(sample)
-        return results
+        return set_pred_features(out, data_samples)
