@@ -21,11 +21,10 @@ import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
 import mmengine  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from dcal_mm.utils.launch import setup_cpu_distributed  # noqa: E402
+from dcal_mm.utils.launch import fix_persistent_workers, setup_cpu_distributed  # noqa: E402
 
 
 def parse_args():
@@ -128,10 +127,7 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    loader = cfg.get('test_dataloader', None)
-    if loader is not None and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers', False):
-        loader['persistent_workers'] = False
-        print_log('test_dataloader: num_workers=0, so persistent_workers is set to False', logger='current')
+    fix_persistent_workers(cfg, ['test_dataloader'])
     return cfg
 
 

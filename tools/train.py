@@ -25,11 +25,10 @@ if sys.path[0] != REPO_ROOT:
 
 import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from dcal_mm.utils.launch import setup_cpu_distributed  # noqa: E402
+from dcal_mm.utils.launch import fix_persistent_workers, setup_cpu_distributed  # noqa: E402
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -73,16 +72,6 @@ def parse_args():
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
-
-
-def fix_persistent_workers(cfg: Config) -> None:
-    """Turn off ``persistent_workers`` where ``num_workers`` is 0."""
-    for field in DATALOADERS:
-        loader = cfg.get(field, None)
-        if loader is None or loader.get('num_workers', 0) > 0 or not loader.get('persistent_workers', False):
-            continue
-        loader['persistent_workers'] = False
-        print_log(f'{field}: num_workers=0, so persistent_workers is set to False', logger='current')
 
 
 def merge_args(cfg, args):
@@ -140,7 +129,7 @@ def merge_args(cfg, args):
         cfg.val_dataloader = None
         cfg.val_evaluator = None
 
-    fix_persistent_workers(cfg)
+    fix_persistent_workers(cfg, DATALOADERS)
     return cfg
 
 

@@ -2,6 +2,7 @@
 """Launch helpers shared by ``tools/train.py`` and ``tools/test.py``."""
 import contextlib
 import logging
+from typing import Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -49,3 +50,14 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if not is_distributed():
         with _no_cuda_set_device():
             init_dist(cfg.launcher, **dist_cfg)
+
+
+def fix_persistent_workers(cfg: Config, fields: Sequence[str]) -> None:
+    """Turn off ``persistent_workers`` where ``num_workers`` is 0 (PyTorch
+    rejects the combination; MMPretrain's tools force it on)."""
+    for field in fields:
+        loader = cfg.get(field, None)
+        if loader is None or loader.get('num_workers', 0) > 0 or not loader.get('persistent_workers', False):
+            continue
+        loader['persistent_workers'] = False
+        print_log(f'{field}: num_workers=0, so persistent_workers is set to False', logger='current')
