@@ -8,10 +8,11 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from ..heads.dcal_cls_head import DCALFeatures
+from .retrieval import ReIDRetrievalMixin
 
 
 @MODELS.register_module()
-class DCAL(ImageClassifier):
+class DCAL(ReIDRetrievalMixin, ImageClassifier):
     """Dual Cross-Attention Learning (Zhu et al., CVPR 2022).
 
     Wires a :class:`DCALViT` backbone (SA branch + attention rollout), a
@@ -94,15 +95,20 @@ class DCAL(ImageClassifier):
         Args:
             inputs (Tensor): Images, shape (B, 3, H, W).
             stage (str): ``'backbone'`` returns the backbone tuple;
-                ``'neck'``/``'pre_logits'`` return :class:`DCALFeatures` with
-                the SA and (unless the head predicts from SA only) GLCA
-                class tokens.
+                ``'neck'`` returns :class:`DCALFeatures` with the SA and
+                (unless the head predicts from SA only) GLCA class tokens;
+                ``'pre_logits'`` returns the head's ``pre_logits`` of those,
+                one (B, D) tensor: a Re-ID head's ``pred_feature`` (what
+                ``tools/test.py`` evaluates), or the class tokens an FGVC
+                head classifies, concatenated.
 
         Returns:
-            tuple | DCALFeatures: See ``stage``.
+            tuple | DCALFeatures | Tensor: See ``stage``.
         """
         if stage not in ('backbone', 'neck', 'pre_logits'):
             raise ValueError(f'DCAL extract_feat stage must be backbone, neck or pre_logits, got {stage!r}')
+        if stage == 'pre_logits':
+            return self.head.pre_logits(self.extract_feat(inputs, 'neck'))
         inputs, _ = self._split_pairs(inputs) if inputs.dim() == 5 else (inputs, None)
         if stage == 'backbone':
             return self.backbone(inputs)

@@ -6,14 +6,17 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .retrieval import ReIDRetrievalMixin
+
 
 @MODELS.register_module()
-class ReIDClassifier(ImageClassifier):
+class ReIDClassifier(ReIDRetrievalMixin, ImageClassifier):
     """Re-ID model: backbone, optional neck and a Re-ID head.
 
     Training is that of :class:`ImageClassifier` (``head.loss``). Prediction
     returns the DataSamples with ``pred_feature`` (a 1-D float tensor) set by
-    the head, which ``ReIDMetric`` ranks; no class scores are produced.
+    the head, which ``ReIDMetric`` ranks; no class scores are produced unless
+    a gallery is set for retrieval (see :class:`ReIDRetrievalMixin`).
 
     Args:
         backbone (dict): Backbone config.
@@ -28,6 +31,23 @@ class ReIDClassifier(ImageClassifier):
             ``ClsDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
+
+    def extract_feat(self, inputs: torch.Tensor, stage: str = 'neck'):
+        """Features at ``stage``, as :class:`ImageClassifier`, except that
+        ``'pre_logits'`` gives the head's retrieval feature (the
+        ``pred_feature`` that :meth:`predict` stores), when the head defines
+        ``predict_features``.
+
+        Args:
+            inputs (torch.Tensor): Images of shape (B, 3, H, W).
+            stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
+
+        Returns:
+            tuple | torch.Tensor: See ``stage``.
+        """
+        if stage == 'pre_logits' and hasattr(self.head, 'predict_features'):
+            return self.head.predict_features(super().extract_feat(inputs, stage='neck'))
+        return super().extract_feat(inputs, stage=stage)
 
     def predict(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
                 **kwargs) -> List[DataSample]:

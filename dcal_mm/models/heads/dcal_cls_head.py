@@ -80,8 +80,23 @@ class DCALClsHead(ClsHead):
         """Whether prediction uses the GLCA branch."""
         return self.predict_mode in ('sum', 'glca')
 
-    def pre_logits(self, feats: DCALFeatures) -> DCALFeatures:
-        return feats
+    def pre_logits(self, feats: DCALFeatures) -> Tensor:
+        """The class tokens the prediction reads, as one feature
+        (``DCAL.extract_feat(stage='pre_logits')``).
+
+        Args:
+            feats (DCALFeatures): Per-branch class tokens, each (B, C).
+
+        Returns:
+            Tensor: concat(SA, GLCA) (B, 2C) for ``predict_mode='sum'``, else
+            the one branch's token (B, C).
+        """
+        names = {'sum': ('sa', 'glca'), 'sa': ('sa', ), 'glca': ('glca', )}[self.predict_mode]
+        missing = [n for n in names if getattr(feats, n) is None]
+        if missing:
+            raise ValueError(f'DCALClsHead predict_mode={self.predict_mode!r} needs the {missing} class tokens, '
+                             'got None')
+        return torch.cat([getattr(feats, n) for n in names], dim=1)
 
     def forward(self, feats: DCALFeatures) -> Dict[str, Tensor]:
         """
@@ -126,14 +141,23 @@ class DCALClsHead(ClsHead):
 
     def predict(self, feats: DCALFeatures, data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
         """Class scores by ``predict_mode``."""
+        return self._set_predictions(self.predict_scores(feats), data_samples)
+
+    def predict_scores(self, feats: DCALFeatures) -> Tensor:
+        """The ``pred_score`` of every image as one tensor.
+
+        Args:
+            feats (DCALFeatures): Per-branch class tokens, each (B, C).
+
+        Returns:
+            Tensor: Class probabilities (B, num_classes), rows summing to 1.
+        """
         logits = self.forward(DCALFeatures(feats.sa, feats.glca if self.needs_glca else None))
         if self.predict_mode == 'sa':
-            scores = logits['sa'].softmax(dim=1)
-        elif self.predict_mode == 'glca':
-            scores = logits['glca'].softmax(dim=1)
-        else:
-            scores = 0.5 * (logits['sa'].softmax(dim=1) + logits['glca'].softmax(dim=1))
-        return self._set_predictions(scores, data_samples)
+            return logits['sa'].softmax(dim=1)
+        if self.predict_mode == 'glca':
+            return logits['glca'].softmax(dim=1)
+        return 0.5 * (logits['sa'].softmax(dim=1) + logits['glca'].softmax(dim=1))
 
     def _set_predictions(self, scores: Tensor, data_samples: Optional[List[DataSample]]) -> List[DataSample]:
         labels = scores.argmax(dim=1, keepdim=True).detach()

@@ -228,10 +228,23 @@ class DCALReIDHead(BaseModule):
             list[DataSample]: Samples with ``pred_feature``, shape (2C, ) for
             ``'concat'``, else (C, ).
         """
+        return set_pred_features(self.pre_logits(feats).detach(), data_samples)
+
+    def pre_logits(self, feats: DCALFeatures) -> Tensor:
+        """The retrieval feature that :meth:`predict` stores as
+        ``pred_feature`` (``DCAL.extract_feat(stage='pre_logits')``).
+
+        Args:
+            feats (DCALFeatures): SA and (when needed) GLCA class tokens,
+                each (B, C).
+
+        Returns:
+            Tensor: (B, 2C) for ``'concat'``, else (B, C), before or after
+            the BNs by ``neck_feat``.
+        """
         if self.needs_glca and feats.glca is None:
             raise ValueError(f'DCALReIDHead predict_mode={self.predict_mode!r} needs the GLCA class token, got None')
         outs = self.forward(DCALFeatures(feats.sa, feats.glca if self.needs_glca else None))
         pick = 0 if self.neck_feat == 'before' else 1
         names = {'concat': ('sa', 'glca'), 'sa': ('sa', ), 'glca': ('glca', )}[self.predict_mode]
-        out = torch.cat([outs[n][pick] for n in names], dim=1).detach()
-        return set_pred_features(out, data_samples)
+        return torch.cat([outs[n][pick] for n in names], dim=1)

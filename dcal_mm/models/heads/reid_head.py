@@ -144,6 +144,17 @@ class ReIDHead(BaseModule):
         Returns:
             list[DataSample]: Samples with ``pred_feature`` (shape (C, )).
         """
+        return set_pred_features(self.predict_features(feats).detach(), data_samples)
+
+    def predict_features(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """The retrieval feature that :meth:`predict` stores as
+        ``pred_feature`` (``ReIDClassifier.extract_feat(stage='pre_logits')``).
+
+        Args:
+            feats (tuple[torch.Tensor]): Backbone/neck outputs.
+
+        Returns:
+            torch.Tensor: (B, C), before or after the BN by ``neck_feat``.
+        """
         feat, bn_feat, _ = self(feats)
-        out = (feat if self.neck_feat == 'before' else bn_feat).detach()
-        return set_pred_features(out, data_samples)
+        return feat if self.neck_feat == 'before' else bn_feat
