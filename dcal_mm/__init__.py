@@ -2,7 +2,8 @@
 """dcal_mm: DCAL, GLSim, RGA and CLAN for MMPretrain.
 
 Importing the package registers every component into MMPretrain's registries
-(``custom_imports=dict(imports=['dcal_mm'])``) and applies the stack guards in
+(``custom_imports=dict(imports=['dcal_mm'])``), adds the models of
+``model-index.yml`` to MMPretrain's model hub and applies the stack guards in
 :mod:`dcal_mm.utils.compat`.
 """
 import warnings
@@ -18,5 +19,8 @@ from .version import __version__  # noqa: E402
 apply_compat_patches()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .apis import register_model_index  # noqa: E402
+
+register_model_index()  # mmpretrain.list_models / get_model / inference_model see our models
 
 __all__ = ['__version__']
