@@ -56,3 +56,5 @@ val_dataloader = dict(
 val_evaluator = dict(type='ReIDMetric')
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
+# tools/test.py --tta: mean of the features of the image and its mirror, L2-normalised (fast-reid's TEST.FLIP)
+tta_model = dict(type='AverageReIDFeatureTTA')

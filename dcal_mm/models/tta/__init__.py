@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .reid_tta import AverageReIDFeatureTTA
+
+__all__ = ['AverageReIDFeatureTTA']
