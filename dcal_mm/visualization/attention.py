@@ -1,0 +1,149 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Attention pictures of every method from the models' public modules: the
+attention rollout of any ViT backbone (SA-only too), the patches GLCA
+selects, GLSim's crop box, RGA's spatial attention and CLAN's cross-layer
+spatial maps (CLSA)."""
+from collections import OrderedDict
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+PATCH_COLOR = (0, 255, 0)  # BGR
+BOX_COLOR = (0, 255, 255)
+
+
+def _rollout(model: nn.Module, inputs: Tensor) -> Tensor:
+    backbone = model.backbone
+    outs = backbone.forward_tokens(backbone.embed(inputs), with_rollout=True)
+    return outs[2]
+
+
+def _hook_maps(modules: List[nn.Module], fn: Callable) -> Tuple[List[Tensor], list]:
+    """Run ``fn`` on the inputs of each module during the next forward."""
+    maps = [None] * len(modules)
+
+    def make_hook(i):
+        return lambda module, args: maps.__setitem__(i, fn(module, *args))
+
+    return maps, [m.register_forward_pre_hook(make_hook(i)) for i, m in enumerate(modules)]
+
+
+def load_view(model: nn.Module, pipeline: Callable, path: str) -> Tuple[Tensor, np.ndarray]:
+    """An image through the test pipeline and the model's preprocessor.
+
+    Args:
+        model (nn.Module): The model (its ``data_preprocessor`` is used).
+        pipeline (Callable): The test pipeline, from ``LoadImageFromFile`` on.
+        path (str): Image file.
+
+    Returns:
+        tuple[Tensor, np.ndarray]: The model input (1, 3, H, W) and the view
+        the model sees, BGR uint8 (H, W, 3).
+    """
+    from mmengine.dataset import pseudo_collate
+    if cv2.imread(path) is None:
+        raise ValueError(f'{path} is not a readable image')
+    packed = pipeline(dict(img_path=path))
+    view = packed['inputs'].permute(1, 2, 0).numpy().astype(np.uint8).copy()
+    return model.data_preprocessor(pseudo_collate([packed]), False)['inputs'], view
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, inputs: Tensor) -> Dict[str, Tensor]:
+    """The attention pictures a model supports, for a batch of normalised
+    images (the model's ``data_preprocessor`` output).
+
+    Keys (present when the model has the part):
+
+    - ``'rollout'``: (B, h, w) CLS row of the attention rollout over the
+      patches (a ViT backbone with ``forward_tokens``: DCAL, its SA baseline,
+      GLSim), over the blocks DCAL's rollout uses.
+    - ``'glca'``: (B, h, w) bool, the patches GLCA selects as local queries.
+    - ``'glsim_box'``: (B, 4) the crop box ``(x0, y0, x1, y1)`` in pixels.
+    - ``'rga_spatial_<s>'``: (B, h, w) RGA spatial attention after stage s.
+    - ``'clan_clsa_<i>'``: (B, h, w) CLAN's spatial map from mid level i.
+
+    Args:
+        model (nn.Module): A dcal_mm classifier.
+        inputs (Tensor): (B, 3, H, W).
+
+    Returns:
+        dict[str, Tensor]: See above; empty if the model has none of them.
+    """
+    maps = OrderedDict()
+    backbone = getattr(model, 'backbone', None)
+    if hasattr(backbone, 'forward_tokens') and hasattr(backbone, 'embed'):
+        rollout = _rollout(model, inputs)
+        grid = tuple(backbone.patch_embed.grid_size)
+        maps['rollout'] = rollout[:, 1:].reshape(-1, *grid)
+        if getattr(model, 'glca', None) is not None:
+            index = model.glca.select(rollout)
+            mask = torch.zeros_like(rollout, dtype=torch.bool).scatter_(1, index, True)[:, 1:]
+            maps['glca'] = mask.reshape(-1, *grid)
+    if hasattr(model, 'forward_glsim'):
+        maps['glsim_box'] = model.forward_glsim(inputs).boxes
+    hooked = []
+    if hasattr(backbone, 'rga_modules'):
+        spatial = [(s, m.spatial) for s, m in enumerate(backbone.rga_modules, 1) if m.spatial is not None]
+        rga, handles = _hook_maps([m for _, m in spatial], lambda m, x: m.attention(x)[:, 0])
+        hooked.append(([f'rga_spatial_{s}' for s, _ in spatial], rga, handles))
+    neck = getattr(model, 'neck', None)
+    if hasattr(neck, 'clsa'):
+        clsa, handles = _hook_maps(list(neck.clsa), lambda m, mid, top: m.spatial_map(mid, top.shape[-2:])[:, 0])
+        hooked.append(([f'clan_clsa_{i}' for i in range(1, len(neck.clsa) + 1)], clsa, handles))
+    if hooked:
+        try:
+            model.extract_feat(inputs)
+        finally:
+            for _, _, handles in hooked:
+                for h in handles:
+                    h.remove()
+        for names, values, _ in hooked:
+            maps.update(zip(names, values))
+    return maps
+
+
+def _heat(view: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    h, w = view.shape[:2]
+    heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
+    heat = cv2.resize(heat.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+    colored = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return cv2.addWeighted(view, 0.5, colored, 0.5, 0)
+
+
+def _patches(view: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = view.copy()
+    ph, pw = view.shape[0] // mask.shape[0], view.shape[1] // mask.shape[1]
+    for r, c in zip(*np.nonzero(mask)):
+        cv2.rectangle(out, (c * pw, r * ph), ((c + 1) * pw - 1, (r + 1) * ph - 1), PATCH_COLOR, 1)
+    return out
+
+
+def render_attention(view: np.ndarray, maps: Dict[str, Tensor], index: int = 0) -> np.ndarray:
+    """Panels side by side for image ``index`` of the batch: the view, then
+    one panel per map (heat maps blended with the view, GLCA patches
+    outlined in green, the GLSim box in yellow).
+
+    Args:
+        view (np.ndarray): The model's input view of the image, BGR uint8,
+            (H, W, 3).
+        maps (dict[str, Tensor]): From :func:`attention_maps`.
+        index (int): Which image of the batch.
+
+    Returns:
+        np.ndarray: BGR uint8, (H, W * (1 + len(maps)), 3).
+    """
+    panels = [view]
+    for name, value in maps.items():
+        value = value[index].detach().cpu()
+        if name == 'glca':
+            panels.append(_patches(view, value.numpy()))
+        elif name == 'glsim_box':
+            x0, y0, x1, y1 = (int(v) for v in value)
+            panels.append(cv2.rectangle(view.copy(), (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), BOX_COLOR, 1))
+        else:
+            panels.append(_heat(view, value.float().numpy()))
+    return np.concatenate(panels, axis=1)
