@@ -1,0 +1,119 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""demo/image_demo.py, demo/reid_demo.py and the attention pictures of every
+method, checked against computations done here."""
+import glob
+import os.path as osp
+import re
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import dcal_mm  # noqa: F401
+from dcal_mm.apis import build_inference_model
+from dcal_mm.datasets import make_demo_cub, make_demo_market1501
+from dcal_mm.visualization import attention_maps, cell_origin, load_view
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _checkpoint(config, path):
+    torch.manual_seed(0)
+    model, _ = build_inference_model(config)
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
+def test_image_demo_prints_the_top5_and_writes_the_attention_picture(run_tool, tmp_path, capsys):
+    root = make_demo_cub(str(tmp_path / 'data'), num_classes=10, train_per_class=1, test_per_class=1)
+    img = sorted(glob.glob(osp.join(root, 'images', '*', '*.jpg')))[0]
+    config = osp.join(REPO, 'configs/dcal/demo_fgvc.py')
+    ckpt = _checkpoint(config, str(tmp_path / 'fgvc.pth'))
+    run_tool(['demo/image_demo.py', img, config, '--checkpoint', ckpt, '--show-dir', str(tmp_path / 'vis')])
+    printed = re.findall(r'^(\d)\. .* \(label (\d+)\): ([0-9.]+)$', capsys.readouterr().out, re.M)
+    model, pipeline = build_inference_model(config, ckpt)
+    inputs, view = load_view(model, pipeline, img)
+    with torch.no_grad():
+        scores = model.predict(inputs)[0].pred_score
+    top = scores.topk(5)
+    assert [int(p[1]) for p in printed] == top.indices.tolist()
+    np.testing.assert_allclose([float(p[2]) for p in printed], top.values.numpy(), atol=1e-4)
+    picture = cv2.imread(str(tmp_path / 'vis' / (osp.splitext(osp.basename(img))[0] + '_attention.png')))
+    assert picture.shape == (64, 3 * 64, 3) and np.array_equal(picture[:, :64], view)
+
+
+def test_reid_demo_ranks_a_gallery_folder(run_tool, tmp_path, capsys):
+    root = str(tmp_path / 'data')
+    make_demo_market1501(root, num_train_ids=2, num_test_ids=4, num_distractors=2, num_junk=1)
+    market = osp.join(root, 'Market-1501-v15.09.15')
+    query = sorted(glob.glob(osp.join(market, 'query', '*.jpg')))[0]
+    gallery = sorted(glob.glob(osp.join(market, 'bounding_box_test', '*.jpg')))
+    config = osp.join(REPO, 'configs/dcal/demo_reid.py')
+    ckpt = _checkpoint(config, str(tmp_path / 'reid.pth'))
+    run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, '--checkpoint', ckpt,
+              '--topk', '4', '--out-dir', str(tmp_path / 'out'), '--cell-size', '64', '32'])
+    printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', capsys.readouterr().out, re.M)
+    model, pipeline = build_inference_model(config, ckpt)
+    with torch.no_grad():
+        feats = torch.cat([model.extract_feat(load_view(model, pipeline, p)[0], stage='pre_logits')
+                           for p in [query] + gallery])
+    sim = F.normalize(feats[1:], dim=1) @ F.normalize(feats[0], dim=0)
+    top = sim.topk(4)
+    assert [p[0] for p in printed] == [gallery[i] for i in top.indices]
+    np.testing.assert_allclose([float(p[1]) for p in printed], top.values.numpy(), atol=1e-4)
+    picture = cv2.imread(str(tmp_path / 'out' / f'rank_{osp.splitext(osp.basename(query))[0]}.png'))
+    assert picture.shape[1] == cell_origin(4, (64, 32))[0] + 32 + 8 + 8
+
+
+def test_attention_maps_of_every_method(tmp_path):
+    torch.manual_seed(0)
+    # DCAL: GLCA's patches are the top-R of the rollout map
+    model, _ = build_inference_model(osp.join(REPO, 'configs/dcal/demo_fgvc.py'))
+    maps = attention_maps(model, torch.randn(2, 3, 64, 64))
+    assert list(maps) == ['rollout', 'glca'] and maps['rollout'].shape == (2, 8, 8)
+    r = model.glca.num_selected(64)
+    for heat, mask in zip(maps['rollout'], maps['glca']):
+        assert int(mask.sum()) == r and bool((heat[mask].min() >= heat[~mask].max()))
+    # the SA baseline (no GLCA) still has a rollout
+    sa, _ = build_inference_model(osp.join(REPO, 'configs/dcal/demo_fgvc.py'), cfg_options={
+        'model.glca': None, 'model.pwca': None, 'model.head.with_glca': False, 'model.head.with_pwca': False,
+        'model.head.predict_mode': 'sa'})
+    assert list(attention_maps(sa, torch.randn(1, 3, 64, 64))) == ['rollout']
+    # GLSim: the crop box of the forward pass
+    glsim, _ = build_inference_model(osp.join(REPO, 'configs/glsim/glsim_demo.py'))
+    x = torch.randn(2, 3, 64, 64)
+    maps = attention_maps(glsim, x)
+    assert list(maps) == ['rollout', 'glsim_box']
+    with torch.no_grad():
+        assert torch.equal(maps['glsim_box'], glsim.forward_glsim(x).boxes)
+    # RGA: the spatial attention of each stage's input, recomputed stage by stage
+    rga, _ = build_inference_model(osp.join(REPO, 'configs/rga/rga-sc_r50_demo_market.py'))
+    x = torch.randn(1, 3, 64, 32)
+    maps = attention_maps(rga, x)
+    assert list(maps) == [f'rga_spatial_{s}' for s in range(1, 5)]
+    r = rga.backbone.resnet
+    with torch.no_grad():
+        h = r.maxpool(r.act1(r.bn1(r.conv1(x))))
+        for s, (layer, module) in enumerate(zip((r.layer1, r.layer2, r.layer3, r.layer4), rga.backbone.rga_modules)):
+            h = layer(h)
+            torch.testing.assert_close(maps[f'rga_spatial_{s + 1}'], module.spatial.attention(h)[:, 0])
+            h = module(h)
+    # CLAN: the CLSA map of each refined mid level on the top level's grid
+    clan, _ = build_inference_model(osp.join(REPO, 'configs/clan/clan_r18_demo.py'))
+    x = torch.randn(1, 3, 64, 64)
+    maps = attention_maps(clan, x)
+    assert list(maps) == ['clan_clsa_1', 'clan_clsa_2']
+    with torch.no_grad():
+        *mids, top = clan.backbone(x)
+        for i, (mid, clca, clsa) in enumerate(zip(mids, clan.neck.clca, clan.neck.clsa), 1):
+            torch.testing.assert_close(maps[f'clan_clsa_{i}'], clsa.spatial_map(clca(mid, top), top.shape[-2:])[:, 0])
+
+
+def test_vis_attention_tool(run_tool, tmp_path, capsys):
+    img = str(tmp_path / 'person.jpg')
+    cv2.imwrite(img, np.random.default_rng(0).integers(0, 255, (70, 30, 3), dtype=np.uint8))
+    run_tool(['tools/visualization/vis_attention.py', 'configs/dcal/demo_reid.py', img, '--out-dir',
+              str(tmp_path / 'vis'), '--scale', '2'])
+    assert 'rollout, glca' in capsys.readouterr().out
+    assert cv2.imread(str(tmp_path / 'vis' / 'person_attention.png')).shape == (128, 3 * 64, 3)
