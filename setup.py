@@ -61,6 +61,7 @@ setup(
     extras_require=dict(
         lite=parse_requirements('requirements/lite.txt'),
         tests=parse_requirements('requirements/tests.txt'),
+        deploy=parse_requirements('requirements/deploy.txt'),
     ),
     license='Apache License 2.0',
     zip_safe=False,

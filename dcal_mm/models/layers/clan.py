@@ -168,5 +168,5 @@ class CrossLayerSpatialAttention(nn.Module):
         Returns:
             torch.Tensor: The re-weighted top-level map, shape (B, C_g, H_g, W_g).
         """
-        attn = self.spatial_map(mid, top.shape[-2:])
+        attn = self.spatial_map(mid, [int(s) for s in top.shape[-2:]])  # int: a constant in ONNX export
         return top * (1 + attn) if self.residual else top * attn

@@ -1,0 +1,74 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Export a dcal_mm model's inference path to ONNX and check it with onnxruntime against PyTorch.
+
+The graph takes normalised images (the model's data_preprocessor output: RGB float, mean/std applied; the values are
+written to the file's metadata) with a dynamic batch axis, and returns what the model's predict gives: class
+probabilities (`scores`, FGVC; for DCAL SA + rollout + top-R + GLCA by predict_mode) or the Re-ID feature (`features`).
+The check runs another batch size than the export's, so the dynamic axis is exercised, and prints the maximum absolute
+difference; the exit code is 1 if it exceeds --atol. Needs the `deploy` extra (onnx, onnxruntime).
+
+Example:
+    python tools/deployment/pytorch2onnx.py configs/dcal/demo_reid.py work_dirs/demo_reid/epoch_40.pth \\
+        --output-file demo_reid.onnx
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+
+import dcal_mm  # noqa: E402,F401
+from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.apis.onnx_export import export_onnx, verify_onnx  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Export a dcal_mm model to ONNX')
+    parser.add_argument('config', help='config file or model name')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file (random weights without)')
+    parser.add_argument('--output-file', required=True, help='the .onnx file')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='input size; defaults to the backbone img_size / the test pipeline output')
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--export-batch', type=int, default=2, help='batch size of the traced dummy input')
+    parser.add_argument('--verify-batch', type=int, default=3, help='batch size of the onnxruntime check')
+    parser.add_argument('--atol', type=float, default=1e-4, help='largest accepted absolute difference')
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args()
+
+
+def input_size(model):
+    """(H, W) the model takes: its backbone's ``img_size`` (ViTs) or ``input_size`` (RGA)."""
+    size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
+    if size is None:
+        raise ValueError(f'pytorch2onnx: {type(model.backbone).__name__} does not record its input size; pass '
+                         '--shape H W')
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def main():
+    args = parse_args()
+    model, _ = build_inference_model(args.config, args.checkpoint, 'cpu')
+    shape = tuple(args.shape) if args.shape else input_size(model)
+    pre = model.data_preprocessor
+    metadata = dict(input='normalised RGB images (B, 3, H, W), float32', input_size=json.dumps(shape),
+                    mean=json.dumps(pre.mean.flatten().tolist() if getattr(pre, 'mean', None) is not None else None),
+                    std=json.dumps(pre.std.flatten().tolist() if getattr(pre, 'std', None) is not None else None))
+    classes = getattr(model, '_dataset_meta', {}).get('classes')
+    if classes:
+        metadata['classes'] = json.dumps(list(classes))
+    kind = export_onnx(model, (args.export_batch, 3, *shape), args.output_file, args.opset, metadata)
+    torch.manual_seed(args.seed)
+    diff = verify_onnx(model, args.output_file, torch.randn(args.verify_batch, 3, *shape), kind)
+    print(f'{args.output_file}: {kind} of shape (batch, ...), onnxruntime vs PyTorch max abs difference {diff:.3g} '
+          f'(batch {args.verify_batch}, exported at batch {args.export_batch})')
+    if not diff <= args.atol:
+        print(f'max abs difference {diff:.3g} exceeds --atol {args.atol}')
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
