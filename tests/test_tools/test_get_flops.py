@@ -23,10 +23,8 @@ def _vit_flops(tokens, dim, depth, patch_pixels, num_classes):
 
 def _run(run_tool, capsys, *args):
     run_tool(['tools/analysis_tools/get_flops.py', CONFIG, *args])
-    out = capsys.readouterr().out
-    values = {k: float(v) * 1e9 for k, v in re.findall(r'(inference|backbone only|training step).*?([0-9.]+) GFLOPs',
-                                                          out)}
-    return values
+    found = re.findall(r'(inference|backbone only|training step).*?([0-9.]+) GFLOPs', capsys.readouterr().out)
+    return {k: float(v) * 1e9 for k, v in found}
 
 
 def test_get_flops_counts_glca_and_the_training_step(run_tool, capsys, tmp_path):
