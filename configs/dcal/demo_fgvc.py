@@ -2,7 +2,7 @@
 # A 4-block ViT (width 64, patch 8) from scratch on 64x64 crops; classes differ only in a 12x12 head marker.
 _base_ = [
     '../_base_/models/dcal_vit.py',
-    '../_base_/datasets/demo_cub_pairs.py',
+    '../_base_/datasets/demo_cub.py',
     '../_base_/schedules/fgvc_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]

@@ -1,4 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .hooks import PairEpochHook
+from . import hooks  # noqa: F401
 
-__all__ = ['PairEpochHook']
+__all__ = []

@@ -1,4 +1,2 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .pair_epoch_hook import PairEpochHook
-
-__all__ = ['PairEpochHook']
+__all__ = []

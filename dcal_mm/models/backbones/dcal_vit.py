@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import timm
 import torch
@@ -97,6 +97,7 @@ class DCALViT(BaseBackbone):
         self.num_heads = self.blocks[0].attn.num_heads
         self.num_layers = len(self.blocks)
         self.with_rollout = with_rollout
+        self.drop_path_rate = drop_path_rate
         self.rollout_depth = self.num_layers - 1 if rollout_depth is None else rollout_depth
         if not 1 <= self.rollout_depth <= self.num_layers:
             raise ValueError(f'DCALViT rollout_depth must be in [1, {self.num_layers}], got {self.rollout_depth}')
@@ -167,36 +168,57 @@ class DCALViT(BaseBackbone):
             x = blk(x)
         return self.norm(x)
 
-    def forward_tokens(self, x: Tensor, with_rollout: Optional[bool] = None) -> tuple:
+    def forward_tokens(self,
+                       x: Tensor,
+                       with_rollout: Optional[bool] = None,
+                       score_mode: str = 'rollout',
+                       return_qkv: bool = False) -> tuple:
         """Run the blocks on embedded tokens.
 
         Args:
             x (Tensor): Embedded tokens from :meth:`embed`, (B, 1 + N, C).
             with_rollout (bool, optional): Override ``self.with_rollout``, e.g.
                 False for SA-only inference at the baseline's cost.
+            score_mode (str): How the token scores (third output) are made:
+                ``'rollout'`` (Eq. 2, over the first ``rollout_depth``
+                blocks), ``'last'`` (CLS row of the head-averaged attention of
+                block ``rollout_depth`` alone: the paper's "penultimate layer"
+                ablation) or ``'none'`` (no attention maps; the scores are
+                None, e.g. for random GLCA queries).
+            return_qkv (bool): Also return every block's (q, k, v), what PWCA
+                reads (partner keys/values, first-block projections).
 
         Returns:
-            tuple: See the class docstring.
+            tuple: See the class docstring; with ``return_qkv`` a pair
+            ``(outputs, qkv)`` where ``qkv`` holds one (q, k, v) per block,
+            each (B, heads, 1 + N, C / heads).
         """
+        if score_mode not in ('rollout', 'last', 'none'):
+            raise ValueError(f"DCALViT score_mode must be 'rollout', 'last' or 'none', got {score_mode!r}")
         with_rollout = self.with_rollout if with_rollout is None else with_rollout
-        attn_maps, glca_in = [], None
+        first_map = self.rollout_depth - 1 if score_mode == 'last' else 0
+        need_map = with_rollout and score_mode != 'none'
+        attn_maps, qkvs, glca_in = [], [], None
         for i, blk in enumerate(self.blocks):
             if i == self.rollout_depth:
                 glca_in = x
-            if with_rollout and i < self.rollout_depth:
-                x, attn = blk.forward_sa(x, return_attn=True)
+            x, attn, qkv = blk.forward_sa(x, return_attn=need_map and first_map <= i < self.rollout_depth)
+            if attn is not None:
                 attn_maps.append(attn)
-            else:
-                x = blk(x)
+            if return_qkv:
+                qkvs.append(qkv)
         if glca_in is None:  # rollout_depth == num_layers: GLCA after the last block
             glca_in = x
         x = self.norm(x)
-        feat = x[:, 0] if self.out_type == 'cls_token' else x
-        if not with_rollout:
-            return (feat, )
-        rollout = attention_rollout_cls(attn_maps)
-        del attn_maps
-        return (feat, glca_in, rollout)
+        outs = (x[:, 0] if self.out_type == 'cls_token' else x, )
+        if with_rollout:
+            if score_mode == 'rollout':
+                scores = attention_rollout_cls(attn_maps)
+            else:
+                scores = attn_maps[0][:, 0] if score_mode == 'last' else None
+            del attn_maps
+            outs = outs + (glca_in, scores)
+        return (outs, qkvs) if return_qkv else outs
 
     def forward(self, x: Tensor) -> tuple:
         """
@@ -207,24 +229,3 @@ class DCALViT(BaseBackbone):
             tuple: See the class docstring.
         """
         return self.forward_tokens(self.embed(x))
-
-    def forward_partner_kv(self, x: Tensor, num_blocks: Optional[int] = None) -> List[Tuple[Tensor, Tensor]]:
-        """Keys and values that the first ``num_blocks`` SA blocks give an
-        image (what PWCA takes from a partner).
-
-        Args:
-            x (Tensor): Partner images, shape (B, 3, H, W).
-            num_blocks (int, optional): Defaults to all blocks.
-
-        Returns:
-            list[tuple[Tensor, Tensor]]: Per block, keys and values of shape
-            (B, heads, 1 + N, C / heads).
-        """
-        x = self.embed(x)
-        blocks = self.blocks[:num_blocks or self.num_layers]
-        kv = []
-        for blk in blocks[:-1]:
-            x, block_kv = blk.forward_with_kv(x)
-            kv.append(block_kv)
-        kv.append(blocks[-1].partner_kv(x))  # the last block's output is not needed
-        return kv
