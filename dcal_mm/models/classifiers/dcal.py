@@ -113,8 +113,7 @@ class DCAL(ImageClassifier):
             dict[str, Tensor]: Losses and logs.
         """
         if inputs.dim() != 4:
-            raise ValueError(f'DCAL trains on image batches of shape (B, 3, H, W), got {tuple(inputs.shape)} '
-                            )
+            raise ValueError(f'DCAL trains on image batches of shape (B, 3, H, W), got {tuple(inputs.shape)}')
         tokens = self.backbone.embed(inputs)
         outs = self._backbone_outputs(tokens, self.glca is not None, return_qkv=self.pwca is not None)
         if self.pwca is not None:
