@@ -7,7 +7,9 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2, patch_size=8), img_size=64),
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2, patch_size=8, conv_stem=[32, 64, 96]),
+        img_size=64),
     head=dict(num_classes=10, in_channels=64),
 )
 max_epochs = 30

@@ -6,6 +6,7 @@ import torch
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
+from timm.models.vision_transformer_hybrid import ConvStem
 from torch import Tensor
 
 from ..layers import DCALBlock, attention_rollout_cls
@@ -40,7 +41,13 @@ class DCALViT(BaseBackbone):
         arch (str | dict): One of ``deit-tiny``, ``deit-small``,
             ``deit-base``, ``vit-base`` and ``r50-vit-base``, or a dict with
             ``embed_dims``, ``num_layers``, ``num_heads`` and optional
-            ``patch_size`` (16) and ``mlp_ratio`` (4.0).
+            ``patch_size`` (16), ``mlp_ratio`` (4.0) and ``conv_stem``: a
+            list of channel widths for a stack of 3x3 stride-2 convolutions
+            (BN + ReLU, timm's ``ConvStem``) followed by a 1x1 projection,
+            replacing the patchify convolution ("early convolutions", Xiao et
+            al. 2021); its stride 2^len must equal ``patch_size``. Small
+            models trained from scratch on little data (the demos) learn far
+            better with it.
         img_size (int | tuple[int, int]): Input (H, W), e.g. 448 or (256, 128).
             Must be divisible by the patch size (16 for the hybrid's stride).
         drop_rate (float): Dropout after the position embedding.
@@ -119,9 +126,20 @@ class DCALViT(BaseBackbone):
             raise ValueError(f'DCALViT img_size {self.img_size} is not divisible by the patch size {stride}')
         if isinstance(arch, str):
             return timm.create_model(self.timm_name, pretrained=False, **common)
-        return VisionTransformer(
+        vit = VisionTransformer(
             patch_size=stride, embed_dim=arch['embed_dims'], depth=arch['num_layers'], num_heads=arch['num_heads'],
             mlp_ratio=arch.get('mlp_ratio', 4.), qkv_bias=True, **common)
+        if arch.get('conv_stem'):
+            widths = tuple(arch['conv_stem'])
+            if 2**len(widths) != stride:
+                raise ValueError(f'DCALViT conv_stem {list(widths)} has stride {2**len(widths)}, but patch_size is '
+                                 f'{stride}: use {stride.bit_length() - 1} stride-2 convolutions')
+            # same token grid as the patchify convolution it replaces, so the position embedding is unchanged
+            n = len(widths)
+            vit.patch_embed.proj = ConvStem(
+                depth=n + 1, channels=widths + (arch['embed_dims'], ), kernel_size=(3, ) * n + (1, ),
+                stride=(2, ) * n + (1, ), padding=(1, ) * n + (0, ))
+        return vit
 
     def init_weights(self) -> None:
         """Load ``init_cfg`` Pretrained weights through the timm adapter;
