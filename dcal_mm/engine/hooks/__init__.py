@@ -1,4 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from .checkpoint_check_hook import CheckpointCheckHook
+from .num_classes_check_hook import NumClassesCheckHook
 from .pair_epoch_hook import PairEpochHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['PairEpochHook']
+__all__ = ['CheckpointCheckHook', 'NumClassesCheckHook', 'PairEpochHook', 'RandomStateHook']
