@@ -2,8 +2,9 @@
 from .demo import make_demo_cub, make_demo_market1501
 from .reid import CUHK03, MSMT17, BaseReIDDataset, DukeMTMC, Market1501, VeRi776
 from .samplers import PKBatchSampler, PKSampler
+from .transforms import LoadImageFromFile
 
 __all__ = [
-    'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'MSMT17', 'Market1501', 'PKBatchSampler', 'PKSampler',
-    'VeRi776', 'make_demo_cub', 'make_demo_market1501'
+    'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'LoadImageFromFile', 'MSMT17', 'Market1501', 'PKBatchSampler',
+    'PKSampler', 'VeRi776', 'make_demo_cub', 'make_demo_market1501'
 ]

@@ -1,4 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from . import hooks  # noqa: F401
+from .hooks import CheckpointCheckHook, NumClassesCheckHook, RandomStateHook
 
-__all__ = []
+__all__ = ['CheckpointCheckHook', 'NumClassesCheckHook', 'RandomStateHook']

@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+from functools import partial
 from typing import Optional, Sequence, Tuple, Union
 
 import timm
@@ -24,6 +25,12 @@ TIMM_ARCHS = {
 
 def _to_2tuple(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
     return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def _block_with_drop_path(drop_path_rate: float, **kwargs) -> DCALBlock:
+    """A block with ``drop_path_rate`` whatever timm's rule gave it."""
+    kwargs['drop_path'] = drop_path_rate
+    return DCALBlock(**kwargs)
 
 
 @MODELS.register_module()
@@ -53,6 +60,10 @@ class DCALViT(BaseBackbone):
         drop_rate (float): Dropout after the position embedding.
         attn_drop_rate (float): Dropout on attention probabilities.
         drop_path_rate (float): Stochastic depth rate. Defaults to 0.1.
+        drop_path_mode (str): ``'linear'``: the rate rises linearly from 0 in
+            the first block to ``drop_path_rate`` in the last (timm's rule,
+            default); ``'uniform'``: ``drop_path_rate`` in every block (the
+            official GLSim code).
         with_rollout (bool): Output the GLCA input tokens and rollout row.
         rollout_depth (int, optional): Number of leading blocks in the rollout;
             GLCA reads the tokens after them. Defaults to ``num_layers - 1``
@@ -64,6 +75,10 @@ class DCALViT(BaseBackbone):
             loads a timm checkpoint (.pth/.safetensors/.npz) with position
             embeddings resampled to ``img_size``; an optional ``prefix`` selects
             a sub-module of a bigger checkpoint (e.g. ``'backbone.'``).
+        pos_embed_interp (str): How a pretrained position embedding is
+            resampled to ``img_size``: ``'bicubic'`` (timm's, default) or
+            ``'linear'`` (the official GLSim code's); see
+            :func:`dcal_mm.models.utils.timm_checkpoint.resample_pos_embed`.
 
     Outputs of :meth:`forward`, a tuple:
         - SA feature: class token (B, C) or tokens (B, N, C), normalised.
@@ -80,8 +95,13 @@ class DCALViT(BaseBackbone):
                  with_rollout: bool = False,
                  rollout_depth: Optional[int] = None,
                  out_type: str = 'cls_token',
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 drop_path_mode: str = 'linear',
+                 pos_embed_interp: str = 'bicubic') -> None:
         super().__init__(init_cfg=init_cfg)
+        if drop_path_mode not in ('linear', 'uniform'):
+            raise ValueError(f"DCALViT drop_path_mode must be 'linear' or 'uniform', got {drop_path_mode!r}")
+        self.pos_embed_interp = pos_embed_interp
         self.img_size = _to_2tuple(img_size)
         if out_type not in ('cls_token', 'raw'):
             raise ValueError(f"DCALViT out_type must be 'cls_token' or 'raw', got {out_type!r}")
@@ -90,6 +110,8 @@ class DCALViT(BaseBackbone):
         common = dict(
             num_classes=0, img_size=self.img_size, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
             drop_path_rate=drop_path_rate, block_fn=DCALBlock)
+        if drop_path_mode == 'uniform':  # timm passes each block its linear rate; override it
+            common['block_fn'] = partial(_block_with_drop_path, drop_path_rate=drop_path_rate)
         vit = self._build_timm_vit(arch, common)
         # Adopt timm's modules directly so the keys are timm's (no prefix).
         self.patch_embed = vit.patch_embed
@@ -150,7 +172,8 @@ class DCALViT(BaseBackbone):
             if cfg['checkpoint'].endswith('.npz'):
                 common = dict(num_classes=0, img_size=self.img_size)
                 model_for_npz = self._build_timm_vit(self.arch, common)
-            load_pretrained_vit(self, cfg['checkpoint'], model_for_npz, prefix=cfg.get('prefix'))
+            load_pretrained_vit(
+                self, cfg['checkpoint'], model_for_npz, prefix=cfg.get('prefix'), interpolation=self.pos_embed_interp)
             self.pretrained_loaded = True
             self._is_init = True
         elif cfg is not None:
