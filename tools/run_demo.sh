@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end demo of DCAL on the generated demo sets: make the data, train, evaluate the trained checkpoint.
+# End-to-end demo of DCAL on the generated demo sets: make the data, train, evaluate the trained checkpoint, draw
+# the rollout / GLCA selection of a few test images, print a summary.
 # Usage: bash tools/run_demo.sh [fgvc|reid|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ WHAT=${1:-all}
 python -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' || export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 python tools/misc/make_demo_data.py --overwrite
+SUMMARY=()
 for TASK in fgvc reid; do
     if [ "$WHAT" != all ] && [ "$WHAT" != "$TASK" ]; then continue; fi
     CONFIG=configs/dcal/demo_${TASK}.py
@@ -15,6 +17,18 @@ for TASK in fgvc reid; do
     rm -rf "$WORK_DIR"
     START=$(date +%s)
     python tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
-    echo "demo_${TASK}: trained in $(( $(date +%s) - START )) s"
-    python tools/test.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" --work-dir "$WORK_DIR/test"
+    SECONDS_TRAINED=$(( $(date +%s) - START ))
+    CKPT=$(cat "$WORK_DIR/last_checkpoint")
+    python tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" 2>&1 | tee "$WORK_DIR/test.log"
+    SUMMARY+=(--"$TASK" "$WORK_DIR/test.log" "$SECONDS_TRAINED")
+    if [ "$TASK" = fgvc ]; then
+        IMAGES=$(ls data/demo/CUB_200_2011/images/*/*.jpg | awk 'NR % 150 == 1' | head -n 4)
+    else
+        IMAGES=$(ls data/demo/Market-1501-v15.09.15/query/*.jpg | head -n 4)
+    fi
+    # shellcheck disable=SC2086
+    python tools/visualization/vis_rollout.py "$CONFIG" "$CKPT" $IMAGES --out-dir "$WORK_DIR/vis" --scale 4
+    VIS+=("$WORK_DIR/vis")
 done
+python tools/misc/demo_summary.py "${SUMMARY[@]}"
+echo "Rollout heat maps and GLCA-selected patches (PNG): ${VIS[*]}"

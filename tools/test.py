@@ -5,7 +5,10 @@
 As in ``tools/train.py``: :mod:`dcal_mm` is imported before the config is
 read (stack guards: torch>=2.6 loads MMEngine training checkpoints), a
 distributed launcher without CUDA uses ``gloo``, and ``num_workers=0``
-dataloaders get ``persistent_workers=False``.
+dataloaders get ``persistent_workers=False``. ``--data-root DIR`` (or
+``--cfg-options data_root=DIR``) sets every dataset's ``data_root``; a
+checkpoint that does not fit the model is an error unless
+``--allow-partial-load`` (see ``CheckpointCheckHook``).
 """
 import argparse
 import os
@@ -24,7 +27,10 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from dcal_mm.utils.launch import fix_persistent_workers, setup_cpu_distributed  # noqa: E402
+from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
+                                  take_data_root)
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def parse_args():
@@ -45,6 +51,11 @@ def parse_args():
         'config file. If the value to be overwritten is a list, it should be like key="[a,b]" or key=a,b It also '
         'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" Note that the quotation marks are necessary and '
         'that no white space is allowed.')
+    parser.add_argument('--data-root', help='set data_root of every dataset (train, val, test, through wrappers)')
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='load a checkpoint that fits the model only in part (logged); otherwise an error')
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision test')
     parser.add_argument('--show-dir', help='directory where the visualization images will be saved.')
     parser.add_argument('--show', action='store_true', help='whether to display the prediction results in a window.')
@@ -78,6 +89,8 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     cfg.load_from = args.checkpoint
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
 
     if args.amp:
         cfg.test_cfg.fp16 = True
@@ -124,6 +137,9 @@ def merge_args(cfg, args):
 
     set_default_dataloader_cfg(cfg, 'test_dataloader')
 
+    data_root = take_data_root(args)
+    if data_root is not None:
+        set_data_root(cfg, data_root, DATALOADERS)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 

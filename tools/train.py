@@ -11,7 +11,15 @@ Differences, all to make the same commands work on the pinned stack:
 * a dataloader with ``num_workers=0`` gets ``persistent_workers=False``
   (PyTorch rejects the combination);
 * ``--no-validate`` is applied after ``--cfg-options``, so overrides of the
-  validation settings do not fail on the removed ``val_dataloader``.
+  validation settings do not fail on the removed ``val_dataloader``;
+* ``--data-root DIR`` sets every dataset's ``data_root`` (through wrappers);
+  ``--cfg-options data_root=DIR``, which would be ignored (the config's
+  variable was substituted when the file was read), does the same;
+* ``--resume`` without a checkpoint to resume from stops with an error
+  (MMEngine would start from scratch); ``--resume-or-start`` keeps that
+  behaviour for schedulers that restart jobs;
+* ``--allow-partial-load`` lets ``load_from`` load a checkpoint that fits the
+  model only in part (otherwise an error, see ``CheckpointCheckHook``).
 """
 import argparse
 import os
@@ -26,9 +34,10 @@ if sys.path[0] != REPO_ROOT:
 import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
-from dcal_mm.utils.launch import fix_persistent_workers, setup_cpu_distributed  # noqa: E402
+from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
+                                  take_data_root)
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -42,8 +51,18 @@ def parse_args():
         nargs='?',
         type=str,
         const='auto',
-        help='If specify checkpoint path, resume from it, while if not specify, try to auto resume from the latest '
-        'checkpoint in the work directory.')
+        help='If specify checkpoint path, resume from it, while if not specify, resume from the latest checkpoint '
+        'in the work directory; an error if there is none.')
+    parser.add_argument(
+        '--resume-or-start',
+        action='store_true',
+        help='resume from the latest checkpoint in the work directory if there is one, else start from scratch '
+        '(for job schedulers that restart jobs)')
+    parser.add_argument('--data-root', help='set data_root of every dataset (train, val, test, through wrappers)')
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='let load_from load a checkpoint that fits the model only in part (logged); otherwise an error')
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision training')
     parser.add_argument('--no-validate', action='store_true', help='whether not to evaluate during training')
     parser.add_argument(
@@ -88,12 +107,24 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
+    if args.resume is not None and args.resume_or_start:
+        sys.exit('tools/train.py: error: give --resume or --resume-or-start, not both')
     if args.resume == 'auto':
+        if find_latest_checkpoint(cfg.work_dir) is None:
+            sys.exit(f'tools/train.py: error: --resume: no checkpoint to resume from in {cfg.work_dir} (no '
+                     'last_checkpoint file there); train without --resume, or use --resume-or-start')
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
+        if '://' not in args.resume and not osp.isfile(args.resume):
+            sys.exit(f'tools/train.py: error: --resume: checkpoint file {args.resume} does not exist')
         cfg.resume = True
         cfg.load_from = args.resume
+    elif args.resume_or_start:
+        cfg.resume = True  # MMEngine: the latest checkpoint in work_dir if any, else from scratch
+        cfg.load_from = None
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
@@ -120,6 +151,9 @@ def merge_args(cfg, args):
     for field in DATALOADERS:
         set_default_dataloader_cfg(cfg, field)
 
+    data_root = take_data_root(args)
+    if data_root is not None:
+        set_data_root(cfg, data_root, DATALOADERS)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 

@@ -9,6 +9,12 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # dcal_mm: generator states in checkpoints for exact --resume; refuse checkpoints that do not fit the model;
+    # stop when head.num_classes differs from the training set. In default_hooks (merged by name), not custom_hooks
+    # (a list, replaced by configs that set their own).
+    random_state=dict(type='RandomStateHook'),
+    checkpoint_check=dict(type='CheckpointCheckHook'),
+    num_classes_check=dict(type='NumClassesCheckHook'),
 )
 
 env_cfg = dict(
@@ -22,5 +28,7 @@ visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 
 log_level = 'INFO'
 load_from = None
+# True: load_from / tools/test.py load a checkpoint that fits the model only in part (logged); else that is an error
+allow_partial_load = False
 resume = False
 randomness = dict(seed=0, deterministic=False)

@@ -1,7 +1,7 @@
 # DCAL, DeiT-Base, CUB-200-2011 at 448x448 (paper: 88.8 top-1)
 _base_ = [
     '../_base_/models/dcal_vit.py',
-    '../_base_/datasets/cub_448_pairs.py',
+    '../_base_/datasets/cub_448.py',
     '../_base_/schedules/fgvc_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]

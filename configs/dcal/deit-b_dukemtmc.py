@@ -1,7 +1,7 @@
 # DCAL, DeiT-Base, DukeMTMC-reID at 256x128 (paper: 80.2 mAP / 89.6 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/dukemtmc_pairs.py',
+    '../_base_/datasets/dukemtmc.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

@@ -1,7 +1,7 @@
 # DCAL, DeiT-Base, Market-1501 at 256x128 (paper: 87.2 mAP / 94.5 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/market1501_pairs.py',
+    '../_base_/datasets/market1501.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

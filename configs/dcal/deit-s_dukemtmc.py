@@ -1,7 +1,7 @@
 # DCAL, DeiT-Small, DukeMTMC-reID at 256x128 (paper: 77.4 mAP / 87.9 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/dukemtmc_pairs.py',
+    '../_base_/datasets/dukemtmc.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

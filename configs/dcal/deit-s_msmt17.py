@@ -1,7 +1,7 @@
 # DCAL, DeiT-Small, MSMT17 at 256x128 (paper: 55.1 mAP / 77.3 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/msmt17_pairs.py',
+    '../_base_/datasets/msmt17.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

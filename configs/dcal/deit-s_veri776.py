@@ -1,7 +1,7 @@
 # DCAL, DeiT-Small, VeRi-776 at 256x256 (paper: 78.1 mAP / 95.9 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/veri776_pairs.py',
+    '../_base_/datasets/veri776.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

@@ -1,7 +1,7 @@
 # DCAL, DeiT-Tiny, MSMT17 at 256x128 (paper: 44.9 mAP / 68.2 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/msmt17_pairs.py',
+    '../_base_/datasets/msmt17.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

@@ -2,12 +2,14 @@
 # A 4-block ViT (width 64, patch 8) from scratch on 64x64 crops; classes differ only in a 12x12 head marker.
 _base_ = [
     '../_base_/models/dcal_vit.py',
-    '../_base_/datasets/demo_cub_pairs.py',
+    '../_base_/datasets/demo_cub.py',
     '../_base_/schedules/fgvc_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2, patch_size=8), img_size=64),
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=64, num_layers=4, num_heads=2, patch_size=8, conv_stem=[32, 64, 96]),
+        img_size=64),
     head=dict(num_classes=10, in_channels=64),
 )
 max_epochs = 30

@@ -7,7 +7,7 @@
 # model scores 2.6 mAP / 0.8 Rank-1, the trained one 45.5-45.9 mAP / 43.1 Rank-1.
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/demo_market_pairs.py',
+    '../_base_/datasets/demo_market.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

@@ -1,7 +1,7 @@
 # DCAL, R50-ViT-Base (ImageNet-21k), FGVC-Aircraft at 448x448 (paper: 93.3 top-1)
 _base_ = [
     '../_base_/models/dcal_vit.py',
-    '../_base_/datasets/aircraft_448_pairs.py',
+    '../_base_/datasets/aircraft_448.py',
     '../_base_/schedules/fgvc_adamw_100e.py',
     '../_base_/default_runtime.py',
 ]

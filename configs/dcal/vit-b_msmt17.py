@@ -1,7 +1,7 @@
 # DCAL, ViT-Base (ImageNet-21k), MSMT17 at 256x128 (paper: 64.0 mAP / 83.1 Rank-1)
 _base_ = [
     '../_base_/models/dcal_reid.py',
-    '../_base_/datasets/msmt17_pairs.py',
+    '../_base_/datasets/msmt17.py',
     '../_base_/schedules/reid_sgd_120e.py',
     '../_base_/default_runtime.py',
 ]

@@ -7,7 +7,8 @@ _base_ = [
     './_rga-sc_r50_recipe.py',
 ]
 model = dict(head=dict(num_classes=_base_.num_ids))
-train_dataloader = dict(dataset=dict(variant='labeled', pipeline=_base_.rga_train_pipeline))
+train_dataloader = dict(
+    sampler=_base_.rga_sampler, dataset=dict(variant='labeled', pipeline=_base_.rga_train_pipeline))
 val_dataloader = dict(dataset=dict(variant='labeled', pipeline=_base_.rga_test_pipeline))
 test_dataloader = val_dataloader
-default_hooks = dict(checkpoint=dict(interval=40))
+default_hooks = dict(checkpoint=dict(interval=40, save_best=None))  # report the final checkpoint

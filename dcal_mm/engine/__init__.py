@@ -1,4 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .hooks import PairEpochHook
+from .hooks import CheckpointCheckHook, NumClassesCheckHook, RandomStateHook
 
-__all__ = ['PairEpochHook']
+__all__ = ['CheckpointCheckHook', 'NumClassesCheckHook', 'RandomStateHook']

@@ -13,6 +13,10 @@ their environment:
 * setuptools >= 82 removed ``pkg_resources``, which MMEngine 0.10.x uses to
   resolve ``pkg::path`` configs. We swap in :mod:`importlib.metadata`.
 * numpy >= 2.4 removed ``np.in1d``, used by MMPretrain's retrieval metrics.
+* ``mmengine.runner.load_checkpoint`` (what MMPretrain's ``init_model`` /
+  ``get_model`` and inferencers call) loads another model's checkpoint with
+  warnings only: replaced by :func:`dcal_mm.utils.checkpoint.load_checkpoint`,
+  which refuses a mismatch unless a partial load is asked for.
 """
 import importlib.metadata
 import importlib.util
@@ -91,6 +95,17 @@ def _patch_pkg_resources() -> None:
                 setattr(module, attr, originals[fn])
 
 
+def _patch_load_checkpoint() -> None:
+    import mmengine.runner
+
+    from .checkpoint import load_checkpoint
+    mmengine.runner.load_checkpoint = load_checkpoint
+    # mmpretrain.apis.base imported the name before dcal_mm was imported
+    base = sys.modules.get('mmpretrain.apis.base')
+    if base is not None and hasattr(base, 'load_checkpoint'):
+        base.load_checkpoint = load_checkpoint
+
+
 def apply_compat_patches() -> None:
     """Apply all guards; safe to call more than once."""
     global _APPLIED
@@ -98,6 +113,7 @@ def apply_compat_patches() -> None:
         return
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_trusted, force=True)
+    _patch_load_checkpoint()
     _patch_pkg_resources()
     if not hasattr(np, 'in1d'):
         np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(

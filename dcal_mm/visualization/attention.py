@@ -61,7 +61,9 @@ def attention_maps(model: nn.Module, inputs: Tensor) -> Dict[str, Tensor]:
     - ``'rollout'``: (B, h, w) CLS row of the attention rollout over the
       patches (a ViT backbone with ``forward_tokens``: DCAL, its SA baseline,
       GLSim), over the blocks DCAL's rollout uses.
-    - ``'glca'``: (B, h, w) bool, the patches GLCA selects as local queries.
+    - ``'glca'``: (B, h, w) bool, the patches GLCA selects as local queries
+      (by its own token scores: rollout, or the last block's attention;
+      absent for random queries).
     - ``'glsim_box'``: (B, 4) the crop box ``(x0, y0, x1, y1)`` in pixels.
     - ``'rga_spatial_<s>'``: (B, h, w) RGA spatial attention after stage s.
     - ``'clan_clsa_<i>'``: (B, h, w) CLAN's spatial map from mid level i.
@@ -79,9 +81,12 @@ def attention_maps(model: nn.Module, inputs: Tensor) -> Dict[str, Tensor]:
         rollout = _rollout(model, inputs)
         grid = tuple(backbone.patch_embed.grid_size)
         maps['rollout'] = rollout[:, 1:].reshape(-1, *grid)
-        if getattr(model, 'glca', None) is not None:
-            index = model.glca.select(rollout)
-            mask = torch.zeros_like(rollout, dtype=torch.bool).scatter_(1, index, True)[:, 1:]
+        glca = getattr(model, 'glca', None)
+        score_mode = getattr(glca, 'score_mode', 'rollout')
+        if glca is not None and score_mode != 'none':  # random queries have no picture
+            scores = rollout if score_mode == 'rollout' else backbone.forward_tokens(
+                backbone.embed(inputs), with_rollout=True, score_mode=score_mode)[2]
+            mask = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, glca.select(scores), True)[:, 1:]
             maps['glca'] = mask.reshape(-1, *grid)
     if hasattr(model, 'forward_glsim'):
         maps['glsim_box'] = model.forward_glsim(inputs).boxes

@@ -206,3 +206,24 @@ def test_batch_sampler_checks_the_dataloader_batch_size():
         Runner.build_dataloader(dict(cfg, batch_size=32), seed=11)
     with pytest.raises(TypeError, match='sampler must be a PKSampler'):
         PKBatchSampler(list(range(16)), batch_size=16)
+
+
+def test_identities_epoch_is_every_identity_once_with_k_images():
+    """epoch_mode='identities': the official RGA sampler's epoch, #identities x K images (whole P x K batches)."""
+    labels = np.repeat(np.arange(10), [1, 2, 4, 5, 8, 9, 12, 20, 3, 6])
+    P, K = 3, 4
+    sampler = PKSampler(LabelDataset(labels), num_ids=P, num_instances=K, seed=0, epoch_mode='identities')
+    assert sampler.num_batches == 10 // P and len(sampler) == 3 * P * K
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        indices = list(sampler)
+        check_batches(indices, labels, P, K)
+        ids = labels[indices].reshape(-1, K)[:, 0]
+        assert len(set(ids)) == len(ids), 'an identity appears once per epoch'
+        for run in np.asarray(indices).reshape(-1, K):
+            if np.sum(labels == labels[run[0]]) >= K:
+                assert len(set(run)) == K, 'without replacement when an identity has K images'
+    # the default counts images: the 70 images give many more batches
+    assert PKSampler(LabelDataset(labels), num_ids=P, num_instances=K, seed=0).num_batches > sampler.num_batches
+    with pytest.raises(ValueError, match='epoch_mode'):
+        PKSampler(LabelDataset(labels), num_ids=P, num_instances=K, epoch_mode='iterations')

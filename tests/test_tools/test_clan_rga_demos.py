@@ -9,11 +9,11 @@ import torch
 from dcal_mm.datasets.demo import make_demo_cub, make_demo_market1501
 
 
-def _train_then_test(run_tool, tmp_path, config, data_root, extra, metric):
+def _train_then_test(run_tool, tmp_path, config, data_root, extra, metric, model_opts=()):
     data_opts = [
         f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
         for key in ('dataset.data_root=' + data_root, 'num_workers=0')
-    ]
+    ] + list(model_opts)
     work = str(tmp_path / 'work')
     run_tool(['tools/train.py', config, '--work-dir', work, '--cfg-options', *data_opts,
               'default_hooks.logger.interval=1', *extra])
@@ -42,5 +42,6 @@ def test_clan_demo_trains_and_tests(tmp_path, run_tool):
 def test_rga_demo_trains_and_tests(tmp_path, run_tool):
     make_demo_market1501(str(tmp_path / 'data'), num_train_ids=8, num_test_ids=6, num_distractors=2, num_junk=2)
     state = _train_then_test(run_tool, tmp_path, 'configs/rga/rga-sc_r50_demo_market.py', str(tmp_path / 'data'),
-                             ['train_cfg.max_iters=2', 'train_cfg.val_interval=2'], 'reid/mAP')
+                             ['train_cfg.max_iters=2', 'train_cfg.val_interval=2'], 'reid/mAP',
+                             model_opts=['model.head.num_classes=8'])  # the head must match the 8 training ids
     assert any('rga' in k for k in state)

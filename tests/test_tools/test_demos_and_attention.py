@@ -75,6 +75,19 @@ def test_attention_maps_of_every_method(tmp_path):
     r = model.glca.num_selected(64)
     for heat, mask in zip(maps['rollout'], maps['glca']):
         assert int(mask.sum()) == r and bool((heat[mask].min() >= heat[~mask].max()))
+    # GLCA choosing by the last block's attention: its patches follow those scores, the heat map stays the rollout
+    last, _ = build_inference_model(osp.join(REPO, 'configs/dcal/demo_fgvc.py'),
+                                    cfg_options={'model.glca.selection': 'last'})
+    x = torch.randn(2, 3, 64, 64)
+    maps = attention_maps(last, x)
+    with torch.no_grad():
+        bb = last.backbone
+        scores = bb.forward_tokens(bb.embed(x), with_rollout=True, score_mode='last')[2][:, 1:]
+        rollout = bb.forward_tokens(bb.embed(x), with_rollout=True)[2][:, 1:]
+    top = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, scores.topk(r, dim=1).indices, True)
+    assert torch.equal(maps['glca'].flatten(1), top)
+    torch.testing.assert_close(maps['rollout'].flatten(1), rollout)
+    assert not torch.equal(top, torch.zeros_like(top).scatter_(1, rollout.topk(r, dim=1).indices, True))
     # the SA baseline (no GLCA) still has a rollout
     sa, _ = build_inference_model(osp.join(REPO, 'configs/dcal/demo_fgvc.py'), cfg_options={
         'model.glca': None, 'model.pwca': None, 'model.head.with_glca': False, 'model.head.with_pwca': False,

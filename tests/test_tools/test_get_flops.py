@@ -11,7 +11,7 @@ from dcal_mm.datasets import make_demo_cub
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs/dcal/demo_fgvc.py')
 
 SA_ONLY = ['model.glca=None', 'model.pwca=None', 'model.head.with_glca=False', 'model.head.with_pwca=False',
-           'model.head.predict_mode=sa']
+           'model.head.predict_mode=sa', 'model.backbone.arch.conv_stem=None']  # a plain patch embedding
 
 
 def _vit_flops(tokens, dim, depth, patch_pixels, num_classes):

@@ -27,13 +27,22 @@ def parse_args():
     parser.add_argument('dst', help='output .pth path')
     parser.add_argument('--arch', default='deit-tiny', help='DCALViT arch, e.g. deit-tiny, vit-base, r50-vit-base')
     parser.add_argument('--img-size', type=int, nargs='+', default=[448], help='input size: S or H W')
+    parser.add_argument(
+        '--pos-embed-interp',
+        choices=('bicubic', 'linear'),
+        default='bicubic',
+        help='position-embedding resize: bicubic (timm, DCAL configs) or linear (official GLSim)')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
     img_size = args.img_size[0] if len(args.img_size) == 1 else tuple(args.img_size)
-    model = DCALViT(args.arch, img_size=img_size, init_cfg=dict(type='Pretrained', checkpoint=args.src))
+    model = DCALViT(
+        args.arch,
+        img_size=img_size,
+        pos_embed_interp=args.pos_embed_interp,
+        init_cfg=dict(type='Pretrained', checkpoint=args.src))
     model.init_weights()  # reads, adapts and strictly checks the keys
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(model.state_dict(), args.dst)

@@ -37,8 +37,14 @@ class PKSampler(Sampler):
        batch and all have the same length.
 
     Unlike torchreid's ``RandomIdentitySampler`` the epoch length is exact,
-    not an estimate. Our choice, as those samplers do: an epoch uses each
-    image at most once (apart from the small identities' repeats).
+    not an estimate. With ``epoch_mode='images'`` (default, as TransReID's and
+    torchreid's samplers): an epoch uses each image at most once (apart from
+    the small identities' repeats). With ``epoch_mode='identities'`` (the
+    ``RandomIdentitySampler`` of the official RGA code): every identity gives
+    one chunk of ``K`` images per epoch, so an epoch is
+    ``floor(#identities / P)`` batches of ``P x K``; the official epoch is
+    ``#identities x K`` images, the same up to one partial batch. Schedules
+    counted in such epochs (RGA's 600) then run the official iterations.
 
     Args:
         dataset (Sized): The dataset; identities are read with
@@ -52,14 +58,21 @@ class PKSampler(Sampler):
         seed (int, optional): Seed shared by all ranks; the epoch is mixed in.
             If None, a seed is drawn on rank 0 and broadcast. MMEngine passes
             the runner's seed. Defaults to None.
+        epoch_mode (str): What an epoch is: ``'images'`` (every image once) or
+            ``'identities'`` (every identity once, ``K`` images). Defaults to
+            ``'images'``.
     """
+    EPOCH_MODES = ('images', 'identities')
 
     def __init__(self,
                  dataset: Sized,
                  num_ids: int = 16,
                  num_instances: int = 4,
                  shuffle: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 epoch_mode: str = 'images') -> None:
+        if epoch_mode not in self.EPOCH_MODES:
+            raise ValueError(f'PKSampler: epoch_mode must be one of {self.EPOCH_MODES}, got {epoch_mode!r}')
         for name, value in (('num_ids', num_ids), ('num_instances', num_instances)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'PKSampler: {name} must be a positive int, got {value!r}')
@@ -81,7 +94,9 @@ class PKSampler(Sampler):
                              f'{len(counts)} identities')
         # indices of each identity, in dataset order
         self._id_indices = np.split(np.argsort(inverse, kind='stable'), np.cumsum(counts)[:-1])
-        self._chunks = np.maximum(counts // num_instances, 1)
+        # K-image chunks an identity can give per epoch
+        self._chunks = np.maximum(counts // num_instances, 1) if epoch_mode == 'images' else np.ones_like(counts)
+        self.epoch_mode = epoch_mode
         self.num_batches = self._max_batches(self._chunks, num_ids)
         self.num_batches_per_rank = self.num_batches // self.world_size
         if self.num_batches_per_rank == 0:

@@ -1,4 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .pair_epoch_hook import PairEpochHook
+from .checkpoint_check_hook import CheckpointCheckHook
+from .num_classes_check_hook import NumClassesCheckHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['PairEpochHook']
+__all__ = ['CheckpointCheckHook', 'NumClassesCheckHook', 'RandomStateHook']

@@ -1,11 +1,13 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import List, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import Optional, Sequence, Tuple, Union
 
 import timm
 import torch
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
+from timm.models.vision_transformer_hybrid import ConvStem
 from torch import Tensor
 
 from ..layers import DCALBlock, attention_rollout_cls
@@ -25,6 +27,12 @@ def _to_2tuple(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
     return (size, size) if isinstance(size, int) else tuple(size)
 
 
+def _block_with_drop_path(drop_path_rate: float, **kwargs) -> DCALBlock:
+    """A block with ``drop_path_rate`` whatever timm's rule gave it."""
+    kwargs['drop_path'] = drop_path_rate
+    return DCALBlock(**kwargs)
+
+
 @MODELS.register_module()
 class DCALViT(BaseBackbone):
     """Vision Transformer with the attention rollout that DCAL's GLCA needs.
@@ -40,12 +48,22 @@ class DCALViT(BaseBackbone):
         arch (str | dict): One of ``deit-tiny``, ``deit-small``,
             ``deit-base``, ``vit-base`` and ``r50-vit-base``, or a dict with
             ``embed_dims``, ``num_layers``, ``num_heads`` and optional
-            ``patch_size`` (16) and ``mlp_ratio`` (4.0).
+            ``patch_size`` (16), ``mlp_ratio`` (4.0) and ``conv_stem``: a
+            list of channel widths for a stack of 3x3 stride-2 convolutions
+            (BN + ReLU, timm's ``ConvStem``) followed by a 1x1 projection,
+            replacing the patchify convolution ("early convolutions", Xiao et
+            al. 2021); its stride 2^len must equal ``patch_size``. Small
+            models trained from scratch on little data (the demos) learn far
+            better with it.
         img_size (int | tuple[int, int]): Input (H, W), e.g. 448 or (256, 128).
             Must be divisible by the patch size (16 for the hybrid's stride).
         drop_rate (float): Dropout after the position embedding.
         attn_drop_rate (float): Dropout on attention probabilities.
         drop_path_rate (float): Stochastic depth rate. Defaults to 0.1.
+        drop_path_mode (str): ``'linear'``: the rate rises linearly from 0 in
+            the first block to ``drop_path_rate`` in the last (timm's rule,
+            default); ``'uniform'``: ``drop_path_rate`` in every block (the
+            official GLSim code).
         with_rollout (bool): Output the GLCA input tokens and rollout row.
         rollout_depth (int, optional): Number of leading blocks in the rollout;
             GLCA reads the tokens after them. Defaults to ``num_layers - 1``
@@ -57,6 +75,10 @@ class DCALViT(BaseBackbone):
             loads a timm checkpoint (.pth/.safetensors/.npz) with position
             embeddings resampled to ``img_size``; an optional ``prefix`` selects
             a sub-module of a bigger checkpoint (e.g. ``'backbone.'``).
+        pos_embed_interp (str): How a pretrained position embedding is
+            resampled to ``img_size``: ``'bicubic'`` (timm's, default) or
+            ``'linear'`` (the official GLSim code's); see
+            :func:`dcal_mm.models.utils.timm_checkpoint.resample_pos_embed`.
 
     Outputs of :meth:`forward`, a tuple:
         - SA feature: class token (B, C) or tokens (B, N, C), normalised.
@@ -73,8 +95,13 @@ class DCALViT(BaseBackbone):
                  with_rollout: bool = False,
                  rollout_depth: Optional[int] = None,
                  out_type: str = 'cls_token',
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 drop_path_mode: str = 'linear',
+                 pos_embed_interp: str = 'bicubic') -> None:
         super().__init__(init_cfg=init_cfg)
+        if drop_path_mode not in ('linear', 'uniform'):
+            raise ValueError(f"DCALViT drop_path_mode must be 'linear' or 'uniform', got {drop_path_mode!r}")
+        self.pos_embed_interp = pos_embed_interp
         self.img_size = _to_2tuple(img_size)
         if out_type not in ('cls_token', 'raw'):
             raise ValueError(f"DCALViT out_type must be 'cls_token' or 'raw', got {out_type!r}")
@@ -83,6 +110,8 @@ class DCALViT(BaseBackbone):
         common = dict(
             num_classes=0, img_size=self.img_size, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
             drop_path_rate=drop_path_rate, block_fn=DCALBlock)
+        if drop_path_mode == 'uniform':  # timm passes each block its linear rate; override it
+            common['block_fn'] = partial(_block_with_drop_path, drop_path_rate=drop_path_rate)
         vit = self._build_timm_vit(arch, common)
         # Adopt timm's modules directly so the keys are timm's (no prefix).
         self.patch_embed = vit.patch_embed
@@ -97,6 +126,7 @@ class DCALViT(BaseBackbone):
         self.num_heads = self.blocks[0].attn.num_heads
         self.num_layers = len(self.blocks)
         self.with_rollout = with_rollout
+        self.drop_path_rate = drop_path_rate
         self.rollout_depth = self.num_layers - 1 if rollout_depth is None else rollout_depth
         if not 1 <= self.rollout_depth <= self.num_layers:
             raise ValueError(f'DCALViT rollout_depth must be in [1, {self.num_layers}], got {self.rollout_depth}')
@@ -118,9 +148,20 @@ class DCALViT(BaseBackbone):
             raise ValueError(f'DCALViT img_size {self.img_size} is not divisible by the patch size {stride}')
         if isinstance(arch, str):
             return timm.create_model(self.timm_name, pretrained=False, **common)
-        return VisionTransformer(
+        vit = VisionTransformer(
             patch_size=stride, embed_dim=arch['embed_dims'], depth=arch['num_layers'], num_heads=arch['num_heads'],
             mlp_ratio=arch.get('mlp_ratio', 4.), qkv_bias=True, **common)
+        if arch.get('conv_stem'):
+            widths = tuple(arch['conv_stem'])
+            if 2**len(widths) != stride:
+                raise ValueError(f'DCALViT conv_stem {list(widths)} has stride {2**len(widths)}, but patch_size is '
+                                 f'{stride}: use {stride.bit_length() - 1} stride-2 convolutions')
+            # same token grid as the patchify convolution it replaces, so the position embedding is unchanged
+            n = len(widths)
+            vit.patch_embed.proj = ConvStem(
+                depth=n + 1, channels=widths + (arch['embed_dims'], ), kernel_size=(3, ) * n + (1, ),
+                stride=(2, ) * n + (1, ), padding=(1, ) * n + (0, ))
+        return vit
 
     def init_weights(self) -> None:
         """Load ``init_cfg`` Pretrained weights through the timm adapter;
@@ -131,7 +172,8 @@ class DCALViT(BaseBackbone):
             if cfg['checkpoint'].endswith('.npz'):
                 common = dict(num_classes=0, img_size=self.img_size)
                 model_for_npz = self._build_timm_vit(self.arch, common)
-            load_pretrained_vit(self, cfg['checkpoint'], model_for_npz, prefix=cfg.get('prefix'))
+            load_pretrained_vit(
+                self, cfg['checkpoint'], model_for_npz, prefix=cfg.get('prefix'), interpolation=self.pos_embed_interp)
             self.pretrained_loaded = True
             self._is_init = True
         elif cfg is not None:
@@ -167,36 +209,57 @@ class DCALViT(BaseBackbone):
             x = blk(x)
         return self.norm(x)
 
-    def forward_tokens(self, x: Tensor, with_rollout: Optional[bool] = None) -> tuple:
+    def forward_tokens(self,
+                       x: Tensor,
+                       with_rollout: Optional[bool] = None,
+                       score_mode: str = 'rollout',
+                       return_qkv: bool = False) -> tuple:
         """Run the blocks on embedded tokens.
 
         Args:
             x (Tensor): Embedded tokens from :meth:`embed`, (B, 1 + N, C).
             with_rollout (bool, optional): Override ``self.with_rollout``, e.g.
                 False for SA-only inference at the baseline's cost.
+            score_mode (str): How the token scores (third output) are made:
+                ``'rollout'`` (Eq. 2, over the first ``rollout_depth``
+                blocks), ``'last'`` (CLS row of the head-averaged attention of
+                block ``rollout_depth`` alone: the paper's "penultimate layer"
+                ablation) or ``'none'`` (no attention maps; the scores are
+                None, e.g. for random GLCA queries).
+            return_qkv (bool): Also return every block's (q, k, v), what PWCA
+                reads (partner keys/values, first-block projections).
 
         Returns:
-            tuple: See the class docstring.
+            tuple: See the class docstring; with ``return_qkv`` a pair
+            ``(outputs, qkv)`` where ``qkv`` holds one (q, k, v) per block,
+            each (B, heads, 1 + N, C / heads).
         """
+        if score_mode not in ('rollout', 'last', 'none'):
+            raise ValueError(f"DCALViT score_mode must be 'rollout', 'last' or 'none', got {score_mode!r}")
         with_rollout = self.with_rollout if with_rollout is None else with_rollout
-        attn_maps, glca_in = [], None
+        first_map = self.rollout_depth - 1 if score_mode == 'last' else 0
+        need_map = with_rollout and score_mode != 'none'
+        attn_maps, qkvs, glca_in = [], [], None
         for i, blk in enumerate(self.blocks):
             if i == self.rollout_depth:
                 glca_in = x
-            if with_rollout and i < self.rollout_depth:
-                x, attn = blk.forward_sa(x, return_attn=True)
+            x, attn, qkv = blk.forward_sa(x, return_attn=need_map and first_map <= i < self.rollout_depth)
+            if attn is not None:
                 attn_maps.append(attn)
-            else:
-                x = blk(x)
+            if return_qkv:
+                qkvs.append(qkv)
         if glca_in is None:  # rollout_depth == num_layers: GLCA after the last block
             glca_in = x
         x = self.norm(x)
-        feat = x[:, 0] if self.out_type == 'cls_token' else x
-        if not with_rollout:
-            return (feat, )
-        rollout = attention_rollout_cls(attn_maps)
-        del attn_maps
-        return (feat, glca_in, rollout)
+        outs = (x[:, 0] if self.out_type == 'cls_token' else x, )
+        if with_rollout:
+            if score_mode == 'rollout':
+                scores = attention_rollout_cls(attn_maps)
+            else:
+                scores = attn_maps[0][:, 0] if score_mode == 'last' else None
+            del attn_maps
+            outs = outs + (glca_in, scores)
+        return (outs, qkvs) if return_qkv else outs
 
     def forward(self, x: Tensor) -> tuple:
         """
@@ -207,24 +270,3 @@ class DCALViT(BaseBackbone):
             tuple: See the class docstring.
         """
         return self.forward_tokens(self.embed(x))
-
-    def forward_partner_kv(self, x: Tensor, num_blocks: Optional[int] = None) -> List[Tuple[Tensor, Tensor]]:
-        """Keys and values that the first ``num_blocks`` SA blocks give an
-        image (what PWCA takes from a partner).
-
-        Args:
-            x (Tensor): Partner images, shape (B, 3, H, W).
-            num_blocks (int, optional): Defaults to all blocks.
-
-        Returns:
-            list[tuple[Tensor, Tensor]]: Per block, keys and values of shape
-            (B, heads, 1 + N, C / heads).
-        """
-        x = self.embed(x)
-        blocks = self.blocks[:num_blocks or self.num_layers]
-        kv = []
-        for blk in blocks[:-1]:
-            x, block_kv = blk.forward_with_kv(x)
-            kv.append(block_kv)
-        kv.append(blocks[-1].partner_kv(x))  # the last block's output is not needed
-        return kv

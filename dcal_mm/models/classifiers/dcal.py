@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 from mmpretrain.models.classifiers import ImageClassifier
@@ -8,6 +8,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from ..heads.dcal_cls_head import DCALFeatures
+from ..utils import draw_partners
 from .retrieval import ReIDRetrievalMixin
 
 
@@ -21,9 +22,10 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
     ``Accuracy`` and ``ImageClassificationInferencer`` work unchanged. With
     ``glca=None`` and ``pwca=None`` it is the plain SA baseline.
 
-    Training with PWCA needs image pairs: inputs of shape (B, 2, 3, H, W)
-    (target, partner) made by :class:`PairDataset` and
-    :class:`PairDataPreprocessor`.
+    Training batches are plain (B, 3, H, W) batches: with PWCA, every image
+    is a target and each image's partner is another image of the same batch
+    (``PWCA.partner_policy``), whose keys/values come from the SA pass
+    already computed.
 
     Args:
         backbone (dict): A :class:`DCALViT` config. ``with_rollout`` defaults
@@ -34,8 +36,7 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
         pwca (dict, optional): :class:`PWCA` config.
         pretrained (str, optional): Whole-model checkpoint for ``init_cfg``.
         train_cfg (dict, optional): As in ``ImageClassifier``.
-        data_preprocessor (dict, optional): Defaults to
-            :class:`PairDataPreprocessor` when ``pwca`` is given.
+        data_preprocessor (dict, optional): As in ``ImageClassifier``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -50,9 +51,6 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
                  init_cfg: Optional[dict] = None) -> None:
         backbone = dict(backbone)
         backbone.setdefault('with_rollout', glca is not None)
-        data_preprocessor = dict(data_preprocessor or {})
-        if pwca is not None:
-            data_preprocessor.setdefault('type', 'PairDataPreprocessor')
         super().__init__(
             backbone=backbone, head=head, pretrained=pretrained, train_cfg=train_cfg,
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -65,6 +63,7 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
             glca = dict(glca)
             glca.setdefault('embed_dims', self.backbone.embed_dims)
             glca.setdefault('num_heads', self.backbone.num_heads)
+            glca.setdefault('drop_path_rate', getattr(self.backbone, 'drop_path_rate', 0.))
             self.glca = MODELS.build(glca)
         self.pwca = MODELS.build(pwca) if pwca is not None else None
         for name, branch in (('glca', self.glca), ('pwca', self.pwca)):
@@ -78,17 +77,6 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
         if self.glca is not None and self.glca.init_from_backbone and self.backbone.pretrained_loaded:
             self.glca.init_from_block(self.backbone.blocks[-1], self.backbone.norm)
 
-    def _split_pairs(self, inputs: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-        if inputs.dim() == 5:
-            if inputs.shape[1] != 2:
-                raise ValueError(f'DCAL pair inputs must have shape (B, 2, C, H, W), got {tuple(inputs.shape)}')
-            return inputs[:, 0], inputs[:, 1]
-        if self.pwca is not None:
-            raise ValueError(f'DCAL with PWCA trains on image pairs of shape (B, 2, C, H, W), got a batch of shape '
-                             f'{tuple(inputs.shape)}: wrap the train dataset in PairDataset and use '
-                             'PairDataPreprocessor')
-        return inputs, None
-
     def extract_feat(self, inputs: Tensor, stage: str = 'neck'):
         """Inference features.
 
@@ -96,11 +84,11 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
             inputs (Tensor): Images, shape (B, 3, H, W).
             stage (str): ``'backbone'`` returns the backbone tuple;
                 ``'neck'`` returns :class:`DCALFeatures` with the SA and
-                (unless the head predicts from SA only) GLCA class tokens;
+                (unless the head predicts from SA only) GLCA features;
                 ``'pre_logits'`` returns the head's ``pre_logits`` of those,
                 one (B, D) tensor: a Re-ID head's ``pred_feature`` (what
-                ``tools/test.py`` evaluates), or the class tokens an FGVC
-                head classifies, concatenated.
+                ``tools/test.py`` evaluates), or the features an FGVC head
+                classifies, concatenated.
 
         Returns:
             tuple | DCALFeatures | Tensor: See ``stage``.
@@ -109,32 +97,41 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
             raise ValueError(f'DCAL extract_feat stage must be backbone, neck or pre_logits, got {stage!r}')
         if stage == 'pre_logits':
             return self.head.pre_logits(self.extract_feat(inputs, 'neck'))
-        inputs, _ = self._split_pairs(inputs) if inputs.dim() == 5 else (inputs, None)
         if stage == 'backbone':
             return self.backbone(inputs)
         use_glca = self.glca is not None and getattr(self.head, 'needs_glca', True)
-        outs = self.backbone.forward_tokens(self.backbone.embed(inputs), with_rollout=use_glca)
+        outs = self._backbone_outputs(self.backbone.embed(inputs), use_glca)
         return DCALFeatures(outs[0], self.glca(outs)[0] if use_glca else None)
+
+    def _backbone_outputs(self, tokens: Tensor, use_glca: bool, return_qkv: bool = False) -> tuple:
+        score_mode = self.glca.score_mode if use_glca else 'none'
+        return self.backbone.forward_tokens(tokens, with_rollout=use_glca, score_mode=score_mode,
+                                            return_qkv=return_qkv)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample]) -> dict:
         """SA, GLCA and PWCA branch losses.
 
         Args:
-            inputs (Tensor): (B, 2, 3, H, W) pairs, or (B, 3, H, W) without
-                PWCA.
-            data_samples (list[DataSample]): Targets' annotations.
+            inputs (Tensor): Images, shape (B, 3, H, W).
+            data_samples (list[DataSample]): Their annotations.
 
         Returns:
             dict[str, Tensor]: Losses and logs.
         """
-        images, partners = self._split_pairs(inputs)
-        tokens = self.backbone.embed(images)
-        outs = self.backbone.forward_tokens(tokens, with_rollout=self.glca is not None)
+        if inputs.dim() != 4:
+            raise ValueError(f'DCAL trains on image batches of shape (B, 3, H, W), got {tuple(inputs.shape)}')
+        tokens = self.backbone.embed(inputs)
+        outs = self._backbone_outputs(tokens, self.glca is not None, return_qkv=self.pwca is not None)
+        if self.pwca is not None:
+            outs, sa_qkv = outs
         glca = self.glca(outs)[0] if self.glca is not None else None
         pwca = None
         if self.pwca is not None:
-            num_blocks = self.pwca.num_blocks or self.backbone.num_layers
-            with torch.no_grad():
-                partner_kv = self.backbone.forward_partner_kv(partners, num_blocks)
-            pwca = self.backbone.norm(self.pwca(self.backbone.blocks, tokens, partner_kv))[:, 0]
+            partners = draw_partners(inputs.shape[0], self._labels(data_samples), self.pwca.partner_policy)
+            pwca = self.backbone.norm(self.pwca(self.backbone.blocks, tokens, sa_qkv, partners))[:, 0]
         return self.head.loss(DCALFeatures(outs[0], glca, pwca), data_samples)
+
+    def _labels(self, data_samples: List[DataSample]) -> Optional[Tensor]:
+        if self.pwca.partner_policy == 'random' or 'gt_label' not in data_samples[0]:
+            return None
+        return torch.cat([ds.gt_label for ds in data_samples])

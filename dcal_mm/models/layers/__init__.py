@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .attention import cross_attention, key_value, pair_attention, self_attention
+from .attention import cross_attention, pair_attention, self_attention
 from .block import DCALBlock
 from .bnneck import BNNeck
 from .clan import CrossLayerContextAttention, CrossLayerSpatialAttention
@@ -9,6 +9,6 @@ from .rollout import attention_rollout_cls
 
 __all__ = [
     'BNNeck', 'CrossLayerContextAttention', 'CrossLayerSpatialAttention', 'DCALBlock', 'RGAChannel', 'RGAModule',
-    'RGASpatial', 'attention_rollout_cls', 'cross_attention', 'key_value', 'pair_attention', 'self_attention',
+    'RGASpatial', 'attention_rollout_cls', 'cross_attention', 'pair_attention', 'self_attention',
     'crop_and_resize', 'global_local_similarity', 'patch_indices_to_boxes'
 ]

@@ -55,7 +55,12 @@ def _check_supported(attn: Attention) -> None:
         raise ValueError('DCAL attention does not support gated timm Attention (attn.gate must be None)')
 
 
-def self_attention(attn: Attention, x: Tensor, return_probs: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+QKV = Tuple[Tensor, Tensor, Tensor]
+
+
+def self_attention(attn: Attention,
+                   x: Tensor,
+                   return_probs: bool = False) -> Tuple[Tensor, Optional[Tensor], QKV]:
     """Self-attention of ``attn`` on ``x``, optionally with its head-averaged map.
 
     Without ``return_probs`` this is the fused SDPA path, as in timm. With it,
@@ -68,27 +73,33 @@ def self_attention(attn: Attention, x: Tensor, return_probs: bool = False) -> Tu
       backward keeps no N x N map alive) and the map is recomputed without
       autograd, so it never joins the graph.
 
+    The queries, keys and values are returned too: PWCA reads a partner's
+    keys/values and reuses the first block's projections from here. They are
+    the tensors SDPA saves for its backward anyway, so keeping them costs no
+    memory.
+
     Args:
         attn (Attention): A timm attention module.
         x (Tensor): Normalised tokens, shape (B, N, C).
         return_probs (bool): Whether to return the head-averaged map.
 
     Returns:
-        tuple: Output (B, N, C) and the map (B, N, N) or None. The map is
-        taken before attention dropout and never requires grad.
+        tuple: Output (B, N, C), the map (B, N, N) or None (taken before
+        attention dropout, never requiring grad), and (q, k, v), each
+        (B, heads, N, C / heads).
     """
     _check_supported(attn)
     q, k, v = _qkv_proj(attn, x)
     if not return_probs:
-        return _out_proj(attn, _sdpa(attn, q, k, v)), None
+        return _out_proj(attn, _sdpa(attn, q, k, v)), None, (q, k, v)
     if torch.is_grad_enabled():
         out = _sdpa(attn, q, k, v)
         with torch.no_grad():
             probs = _softmax_probs(attn, q, k).mean(dim=1)
-        return _out_proj(attn, out), probs
+        return _out_proj(attn, out), probs, (q, k, v)
     probs = _softmax_probs(attn, q, k)
     out = attn.attn_drop(probs) @ v
-    return _out_proj(attn, out), probs.mean(dim=1)
+    return _out_proj(attn, out), probs.mean(dim=1), (q, k, v)
 
 
 def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
@@ -98,29 +109,10 @@ def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
     return torch.softmax(probs, dim=-1, out=probs)
 
 
-def self_attention_kv(attn: Attention, x: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
-    """Fused self-attention that also returns its keys and values.
-
-    Args:
-        attn (Attention): A timm attention module.
-        x (Tensor): Normalised tokens, shape (B, N, C).
-
-    Returns:
-        tuple: Output (B, N, C) and (keys, values), each (B, heads, N, C / heads).
-    """
-    _check_supported(attn)
-    q, k, v = _qkv_proj(attn, x)
-    return _out_proj(attn, _sdpa(attn, q, k, v)), (k, v)
-
-
-def key_value(attn: Attention, x: Tensor) -> Tuple[Tensor, Tensor]:
-    """Keys and values of ``attn`` for normalised tokens ``x`` (B, N, C), each
-    of shape (B, heads, N, C / heads)."""
-    _check_supported(attn)
-    return _kv_proj(attn, x)
-
-
-def pair_attention(attn: Attention, x: Tensor, partner_kv: Tuple[Tensor, Tensor]) -> Tensor:
+def pair_attention(attn: Attention,
+                   x: Optional[Tensor],
+                   partner_kv: Tuple[Tensor, Tensor],
+                   qkv: Optional[QKV] = None) -> Tensor:
     """Pair-wise cross-attention (PWCA, Eq. 4 of DCAL).
 
     Queries come from ``x``; keys and values are [K1; K2] and [V1; V2] of
@@ -128,15 +120,19 @@ def pair_attention(attn: Attention, x: Tensor, partner_kv: Tuple[Tensor, Tensor]
 
     Args:
         attn (Attention): The (shared) timm attention module.
-        x (Tensor): Normalised tokens of the target, shape (B, N, C).
-        partner_kv (tuple[Tensor, Tensor]): The partner's keys and values
-            from :func:`key_value`, each (B, heads, M, C / heads).
+        x (Tensor, optional): Normalised tokens of the target, shape
+            (B, N, C). May be None when ``qkv`` is given.
+        partner_kv (tuple[Tensor, Tensor]): The partner's keys and values,
+            each (B, heads, M, C / heads).
+        qkv (tuple, optional): The target's own (q, k, v) when already
+            computed from the same normalised tokens (the first block, where
+            the PWCA stream and SA read the same embedding).
 
     Returns:
         Tensor: Shape (B, N, C).
     """
     _check_supported(attn)
-    q, k, v = _qkv_proj(attn, x)
+    q, k, v = _qkv_proj(attn, x) if qkv is None else qkv
     k2, v2 = partner_kv
     out = _sdpa(attn, q, torch.cat([k, k2], dim=2), torch.cat([v, v2], dim=2))
     return _out_proj(attn, out)

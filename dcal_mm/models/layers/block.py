@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 from timm.models.vision_transformer import Block
 from torch import Tensor
 
-from .attention import cross_attention, key_value, pair_attention, self_attention, self_attention_kv
+from .attention import QKV, cross_attention, pair_attention, self_attention
 
 
 class DCALBlock(Block):
@@ -14,7 +14,7 @@ class DCALBlock(Block):
     the extra forwards reuse them:
 
     * :meth:`forward_sa` - self-attention, optionally returning the attention
-      map for rollout;
+      map for rollout and the projections for PWCA;
     * :meth:`forward_pair` - PWCA: the same weights, keys/values of the
       target and its partner;
     * :meth:`forward_cross` - GLCA: selected queries attend to all tokens.
@@ -23,7 +23,7 @@ class DCALBlock(Block):
     def _ffn(self, x: Tensor) -> Tensor:
         return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
-    def forward_sa(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward_sa(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor], QKV]:
         """SA block.
 
         Args:
@@ -31,47 +31,26 @@ class DCALBlock(Block):
             return_attn (bool): Also return the head-averaged attention map.
 
         Returns:
-            tuple: Tokens (B, N, C) and the map (B, N, N) or None.
+            tuple: Tokens (B, N, C), the map (B, N, N) or None, and the
+            block's (q, k, v), each (B, heads, N, C / heads).
         """
-        y, attn = self_attention(self.attn, self.norm1(x), return_probs=return_attn)
-        return self._ffn(x + self.drop_path1(self.ls1(y))), attn
+        y, attn, qkv = self_attention(self.attn, self.norm1(x), return_probs=return_attn)
+        return self._ffn(x + self.drop_path1(self.ls1(y))), attn, qkv
 
-    def partner_kv(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """Keys and values this block's attention gives a partner's tokens.
-
-        Args:
-            x (Tensor): Partner tokens entering the block, shape (B, M, C).
-
-        Returns:
-            tuple[Tensor, Tensor]: Each (B, heads, M, C / heads).
-        """
-        return key_value(self.attn, self.norm1(x))
-
-    def forward_with_kv(self, x: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
-        """SA block that also returns the keys and values it computed (what a
-        partner image gives PWCA), so the partner pass projects once.
-
-        Args:
-            x (Tensor): Tokens, shape (B, N, C).
-
-        Returns:
-            tuple: Tokens after the block (B, N, C) and (keys, values).
-        """
-        y, kv = self_attention_kv(self.attn, self.norm1(x))
-        return self._ffn(x + self.drop_path1(self.ls1(y))), kv
-
-    def forward_pair(self, x: Tensor, partner_kv: Tuple[Tensor, Tensor]) -> Tensor:
+    def forward_pair(self, x: Tensor, partner_kv: Tuple[Tensor, Tensor], qkv: Optional[QKV] = None) -> Tensor:
         """PWCA block (shares every weight with the SA block).
 
         Args:
             x (Tensor): Target tokens, shape (B, N, C).
             partner_kv (tuple[Tensor, Tensor]): The partner's keys and values
-                at the same depth, from :meth:`partner_kv`.
+                at the same depth, each (B, heads, M, C / heads).
+            qkv (tuple, optional): The target's own (q, k, v) for these very
+                tokens, when SA already computed them (first block).
 
         Returns:
             Tensor: Target tokens after the block, shape (B, N, C).
         """
-        y = pair_attention(self.attn, self.norm1(x), partner_kv)
+        y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv)
         return self._ffn(x + self.drop_path1(self.ls1(y)))
 
     def forward_cross(self, x: Tensor, index: Tensor) -> Tensor:

@@ -10,7 +10,13 @@ from torch import Tensor, nn
 class UncertaintyWeighting(nn.Module):
     """Dynamic loss weights of DCAL (after FairMOT's uncertainty loss).
 
-    ``L = 0.5 * sum_i(exp(-w_i) * L_i + w_i)`` with learnable w_i. The
+    ``L = 0.5 * sum_i(exp(-w_i) * L_i + w_i)`` with learnable w_i, so branch
+    i is weighted ``0.5 * exp(-w_i)``: **0.5 at the start** (w_i = 0), half
+    the weight a single-branch baseline gives its loss, and the gradient
+    reaching the shared weights is scaled accordingly. The optimum of each
+    term is w_i = log L_i; how fast w_i gets there depends on its optimiser
+    (the FGVC configs give it 100x the lr, see
+    ``tools/analysis_tools/loss_weight_dynamics.py``). The
     parameter is named ``loss_log_vars`` so that configs can exempt it from
     weight decay (``paramwise_cfg.custom_keys={'loss_log_vars':
     dict(decay_mult=0.)}``), as the DCAL configs do.

@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-from .pair_data_preprocessor import PairDataPreprocessor
+from .partners import PARTNER_POLICIES, draw_partners
 from .timm_checkpoint import checkpoint_filter_fn, load_pretrained_vit, read_state_dict
 
-__all__ = ['PairDataPreprocessor', 'checkpoint_filter_fn', 'load_pretrained_vit', 'read_state_dict']
+__all__ = ['PARTNER_POLICIES', 'checkpoint_filter_fn', 'draw_partners', 'load_pretrained_vit', 'read_state_dict']

@@ -38,7 +38,7 @@ def test_rollout_outputs_use_blocks_before_glca():
         sa, glca_in, rollout = model(x)
         tokens, maps = model.embed(x), []
         for blk in model.blocks[:2]:
-            tokens, attn = blk.forward_sa(tokens, return_attn=True)
+            tokens, attn, _ = blk.forward_sa(tokens, return_attn=True)
             maps.append(attn)
     torch.testing.assert_close(glca_in, tokens)  # input of the last block
     torch.testing.assert_close(rollout, attention_rollout_cls(maps))
@@ -48,6 +48,31 @@ def test_rollout_outputs_use_blocks_before_glca():
     with torch.no_grad():
         _, tokens_last, _ = after_last(x)
         torch.testing.assert_close(model.norm(tokens_last)[:, 0], sa)
+
+
+def test_last_layer_scores_and_projections():
+    torch.manual_seed(0)
+    model = _eval(DCALViT(TINY, img_size=32, with_rollout=True))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        (sa, glca_in, scores), qkv = model.forward_tokens(model.embed(x), score_mode='last', return_qkv=True)
+        tokens, maps, ref_qkv = model.embed(x), [], []
+        for blk in model.blocks:
+            tokens, attn, blk_qkv = blk.forward_sa(tokens, return_attn=True)
+            maps.append(attn)
+            ref_qkv.append(blk_qkv)
+        _, _, rollout = model(x)
+    # 'last': the CLS row of block rollout_depth (= 2) alone, not the rollout
+    torch.testing.assert_close(scores, maps[1][:, 0])
+    assert (scores - rollout).abs().max() > 1e-3
+    assert len(qkv) == 3
+    for got, want in zip(qkv, ref_qkv):
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b)
+    (_, _, none), = [model.forward_tokens(model.embed(x), score_mode='none')]
+    assert none is None
+    with pytest.raises(ValueError, match="score_mode must be 'rollout', 'last' or 'none'"):
+        model.forward_tokens(model.embed(x), score_mode='penultimate')
 
 
 def test_training_rollout_keeps_no_attention_in_graph():

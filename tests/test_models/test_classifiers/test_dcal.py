@@ -1,10 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 import pytest
 import torch
+from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import dcal_mm  # noqa: F401
+from dcal_mm.models.utils import draw_partners
 
 TINY = dict(embed_dims=32, num_layers=3, num_heads=2, patch_size=8)
 
@@ -22,47 +24,122 @@ def _cfg(glca=True, pwca=True, **head):
 
 def _batch(model, B=4, training=True, seed=0):
     g = torch.Generator().manual_seed(seed)
-    targets = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8) for _ in range(B)]
-    partners = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8) for _ in range(B)]
+    images = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8) for _ in range(B)]
     samples = [DataSample().set_gt_label(i % 4) for i in range(B)]
-    return model.data_preprocessor(dict(inputs=[targets, partners], data_samples=samples), training)
+    return model.data_preprocessor(dict(inputs=images, data_samples=samples), training)
 
 
-def test_dcal_loss_uses_all_branches_and_trains_every_part():
+def test_train_step_on_a_plain_batch_trains_every_part():
     torch.manual_seed(0)
     model = MODELS.build(_cfg())
-    data = _batch(model)
-    assert data['inputs'].shape == (4, 2, 3, 32, 32)
-    losses = model(**data, mode='loss')
-    assert set(losses) >= {'loss', 'sa_ce', 'glca_ce', 'pwca_ce'}
-    losses['loss'].backward()
-    no_grad = [n for n, p in model.named_parameters() if p.grad is None]
-    assert no_grad == []
+    model.init_weights()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    images = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8) for _ in range(4)]
+    data = dict(inputs=images, data_samples=[DataSample().set_gt_label(i % 4) for i in range(4)])
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    log = model.train_step(data, optim)
+    assert set(log) >= {'loss', 'sa_ce', 'glca_ce', 'pwca_ce'}
+    unchanged = [n for n, p in model.named_parameters() if torch.equal(p, before[n])]
+    assert unchanged == []
 
 
-def test_pwca_branch_equals_sa_when_partner_is_target():
-    torch.manual_seed(0)
-    model = MODELS.build(_cfg())
-    model.eval()  # no drop path, so the two streams are comparable
-    images = _batch(model, training=False)['inputs'][:, 0]
+def _reference_pwca(model, images, partners):
+    """PWCA written out: explicit softmax over [K_target; K_partner] in every block, the partner's keys and
+    values from its own SA stream at the same depth, then the final norm."""
     bb = model.backbone
-    with torch.no_grad():
-        tokens = bb.embed(images)
-        pwca = bb.norm(model.pwca(bb.blocks, tokens, bb.forward_partner_kv(images)))[:, 0]
-        torch.testing.assert_close(pwca, bb(images)[0], rtol=1e-4, atol=1e-5)
+    C, H = bb.embed_dims, bb.num_heads
+
+    def heads(t):
+        return t.unflatten(-1, (H, C // H)).transpose(1, 2)
+
+    sa = x = bb.embed(images)
+    for blk in bb.blocks:
+        q, k, v = (heads(t) for t in blk.attn.qkv(blk.norm1(x)).chunk(3, dim=-1))
+        _, k_sa, v_sa = (heads(t) for t in blk.attn.qkv(blk.norm1(sa)).chunk(3, dim=-1))
+        k_all = torch.cat([k, k_sa[partners]], dim=2)
+        v_all = torch.cat([v, v_sa[partners]], dim=2)
+        probs = (q @ k_all.transpose(-2, -1) * (C // H)**-0.5).softmax(-1)
+        x = x + blk.attn.proj((probs @ v_all).transpose(1, 2).flatten(2))
+        x = x + blk.mlp(blk.norm2(x))
+        sa = blk(sa)
+    return bb.norm(x)[:, 0]
 
 
-def test_pwca_without_pairs_is_a_clear_error():
+def _pwca_feature(model, images, partners):
+    bb = model.backbone
+    tokens = bb.embed(images)
+    _, qkv = bb.forward_tokens(tokens, with_rollout=False, return_qkv=True)
+    return bb.norm(model.pwca(bb.blocks, tokens, qkv, partners))[:, 0]
+
+
+def test_pwca_equals_the_written_out_reference():
+    torch.manual_seed(0)
     model = MODELS.build(_cfg())
-    with pytest.raises(ValueError, match='trains on image pairs'):
-        model(torch.randn(2, 3, 32, 32), [DataSample().set_gt_label(0)] * 2, mode='loss')
+    model.eval()  # no dropout / drop path
+    images = _batch(model, B=3, training=False)['inputs']
+    partners = torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        ours = _pwca_feature(model, images, partners)
+        torch.testing.assert_close(ours, _reference_pwca(model, images, partners), rtol=1e-4, atol=1e-5)
+        # the partner matters: another partner, another feature; and PWCA is not SA
+        other = _pwca_feature(model, images, torch.tensor([1, 2, 0]))
+        assert (other - ours).abs().max() > 1e-2
+        assert (ours - model.backbone(images)[0]).abs().max() > 1e-2
+
+
+def test_pwca_in_the_first_blocks_only():
+    torch.manual_seed(0)
+    cfg = _cfg()
+    cfg['pwca'] = dict(type='PWCA', num_blocks=1)
+    model = MODELS.build(cfg)
+    model.eval()
+    images = _batch(model, B=3, training=False)['inputs']
+    with torch.no_grad():
+        one = _pwca_feature(model, images, torch.tensor([2, 0, 1]))
+        model.pwca.num_blocks = None
+        every = _pwca_feature(model, images, torch.tensor([2, 0, 1]))
+    assert (one - every).abs().max() > 1e-3
+
+
+def test_no_gradient_reaches_the_partner():
+    torch.manual_seed(0)
+    model = MODELS.build(_cfg())
+    model.eval()
+    images = _batch(model, B=2, training=False)['inputs'].requires_grad_()
+    # a random projection: the sum of a LayerNorm output has no gradient
+    (_pwca_feature(model, images, torch.tensor([1, 0]))[0] @ torch.randn(32)).backward()
+    assert images.grad[0].abs().sum() > 0  # the target learns
+    assert images.grad[1].abs().sum() == 0  # its partner is context only
+
+
+def test_loss_draws_in_batch_partners_with_the_policy(monkeypatch):
+    import dcal_mm.models.classifiers.dcal as dcal_module
+    torch.manual_seed(0)
+    cfg = _cfg()
+    cfg['pwca'] = dict(type='PWCA', partner_policy='intra')
+    model = MODELS.build(cfg)
+    calls = []
+
+    def spy(batch_size, labels, policy):
+        calls.append((batch_size, labels.tolist(), policy))
+        return draw_partners(batch_size, labels, policy)
+
+    monkeypatch.setattr(dcal_module, 'draw_partners', spy)
+    model(**_batch(model, B=8), mode='loss')
+    assert calls == [(8, [0, 1, 2, 3, 0, 1, 2, 3], 'intra')]
+
+
+def test_pair_inputs_are_a_clear_error():
+    model = MODELS.build(_cfg())
+    with pytest.raises(ValueError, match=r'trains on image batches of shape \(B, 3, H, W\)'):
+        model(torch.randn(2, 2, 3, 32, 32), [DataSample().set_gt_label(0)] * 2, mode='loss')
 
 
 def test_predict_sum_and_sa_only_cost():
     torch.manual_seed(0)
     model = MODELS.build(_cfg())
     model.eval()
-    images = _batch(model, training=False)['inputs'][:, 0]
+    images = _batch(model, training=False)['inputs']
     with torch.no_grad():
         out = model(images, mode='predict')
         feats = model.extract_feat(images)
@@ -86,6 +163,36 @@ def test_glca_starts_from_the_pretrained_last_block(tmp_path):
     for k, v in src.blocks[-1].state_dict().items():
         torch.testing.assert_close(model.glca.block.state_dict()[k], v)
     torch.testing.assert_close(model.glca.norm.weight, src.norm.weight)
+
+
+def test_glca_is_its_own_block_with_the_backbone_drop_path():
+    cfg = _cfg()
+    cfg['backbone']['drop_path_rate'] = 0.2
+    model = MODELS.build(cfg)
+    backbone_ptrs = {p.data_ptr() for p in model.backbone.parameters()}
+    assert all(p.data_ptr() not in backbone_ptrs for p in model.glca.parameters())
+    assert model.glca.block.drop_path1.drop_prob == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize('selection', ['rollout', 'last', 'random'])
+def test_glca_selection_modes_reach_the_feature(selection):
+    torch.manual_seed(0)
+    cfg = _cfg()
+    cfg['glca']['selection'] = selection
+    model = MODELS.build(cfg)
+    model.eval()
+    images = _batch(model, training=False)['inputs']
+    with torch.no_grad():
+        torch.manual_seed(1)
+        feats = model.extract_feat(images)
+        bb = model.backbone
+        outs = bb.forward_tokens(bb.embed(images), with_rollout=True, score_mode=model.glca.score_mode)
+        torch.manual_seed(1)
+        expected = model.glca(outs)[0]
+    torch.testing.assert_close(feats.glca, expected)
+    if selection == 'last':
+        rollout = bb(images)[2]
+        assert not torch.equal(model.glca.select(outs[2]), model.glca.select(rollout))
 
 
 def test_head_and_branches_must_agree():

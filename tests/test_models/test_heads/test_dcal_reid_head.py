@@ -202,15 +202,14 @@ def test_bad_configs_and_inputs_raise():
         head.predict(_feats(branches=1))
 
 
-def _pair_batch(model, P=4, K=2, seed=0):
+def _pk_batch(model, P=4, K=2, seed=0):
     g = torch.Generator().manual_seed(seed)
-    images = [[torch.randint(0, 256, (3, 64, 32), generator=g, dtype=torch.uint8) for _ in range(P * K)]
-              for _ in range(2)]
+    images = [torch.randint(0, 256, (3, 64, 32), generator=g, dtype=torch.uint8) for _ in range(P * K)]
     samples = [DataSample().set_gt_label(i // K) for i in range(P * K)]
     return model.data_preprocessor(dict(inputs=images, data_samples=samples), True)
 
 
-def test_dcal_reid_model_from_the_demo_config_trains_on_pairs_and_predicts_concat():
+def test_dcal_reid_model_from_the_demo_config_trains_on_pk_batches_and_predicts_concat():
     cfg = Config.fromfile(osp.join(REPO, 'configs/dcal/demo_reid.py'))
     model_cfg = cfg.model
     model_cfg.data_preprocessor = cfg.data_preprocessor
@@ -218,8 +217,8 @@ def test_dcal_reid_model_from_the_demo_config_trains_on_pairs_and_predicts_conca
     model = MODELS.build(model_cfg)
     assert type(model.head) is DCALReIDHead and model.glca.top_ratio == 0.3
     width = model.backbone.embed_dims
-    data = _pair_batch(model)
-    assert data['inputs'].shape == (8, 2, 3, 64, 32)
+    data = _pk_batch(model)
+    assert data['inputs'].shape == (8, 3, 64, 32)
     model.train()
     losses = model(**data, mode='loss')
     assert {'loss', 'sa_id', 'sa_triplet', 'glca_id', 'glca_triplet', 'pwca_id', 'pwca_triplet'} <= set(losses)
@@ -228,8 +227,8 @@ def test_dcal_reid_model_from_the_demo_config_trains_on_pairs_and_predicts_conca
     assert no_grad == []
     model.eval()
     with torch.no_grad():
-        out = model(data['inputs'][:, 0], [DataSample() for _ in range(8)], mode='predict')
-        feats = model.extract_feat(data['inputs'][:, 0])
+        out = model(data['inputs'], [DataSample() for _ in range(8)], mode='predict')
+        feats = model.extract_feat(data['inputs'])
     got = torch.stack([s.pred_feature for s in out])
     assert got.shape == (8, 2 * width)
     torch.testing.assert_close(got, torch.cat([feats.sa, feats.glca], 1))

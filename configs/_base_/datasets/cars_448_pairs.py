@@ -1,5 +1,0 @@
-# cars_448 with every training image paired with a random partner for PWCA (DCAL)
-_base_ = ['./cars_448.py']
-train_dataloader = dict(
-    dataset=dict(_delete_=True, type='PairDataset', policy='random', dataset={{_base_.train_dataloader.dataset}}))
-custom_hooks = [dict(type='PairEpochHook')]

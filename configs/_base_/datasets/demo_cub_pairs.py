@@ -1,5 +1,0 @@
-# demo_cub with every training image paired with a random partner for PWCA (DCAL)
-_base_ = ['./demo_cub.py']
-train_dataloader = dict(
-    dataset=dict(_delete_=True, type='PairDataset', policy='random', dataset={{_base_.train_dataloader.dataset}}))
-custom_hooks = [dict(type='PairEpochHook')]

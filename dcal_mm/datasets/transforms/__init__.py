@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .loading import LoadImageFromFile
+
+__all__ = ['LoadImageFromFile']

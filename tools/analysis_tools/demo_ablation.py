@@ -1,0 +1,116 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Ablation of DCAL's parts on the demo sets: train each variant with several seeds through tools/train.py and
+print mean +- std of the final evaluation.
+
+Variants (every one trained with the demo config's recipe, only the model changes):
+    baseline      SA only (the plain ViT)
+    dcal          SA + GLCA (rollout selection, mean readout) + PWCA
+    random-sel    DCAL with R random GLCA queries instead of the rollout's top R
+    cls-readout   DCAL with the GLCA feature read from a CLS query (selection-invariant)
+    no-pwca       SA + GLCA
+    no-glca       SA + PWCA
+
+Example (both demos, 3 seeds, 2 trainings at a time, one thread each):
+    python tools/misc/make_demo_data.py --overwrite
+    python tools/analysis_tools/demo_ablation.py --demos fgvc reid --seeds 0 1 2 --jobs 2
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = dict(fgvc='configs/dcal/demo_fgvc.py', reid='configs/dcal/demo_reid.py')
+METRICS = dict(fgvc=('accuracy/top1', ), reid=('reid/mAP', 'reid/Rank-1'))
+_NO_GLCA = ['model.glca=None', 'model.head.with_glca=False', 'model.head.predict_mode=sa']
+_NO_PWCA = ['model.pwca=None', 'model.head.with_pwca=False']
+VARIANTS = {
+    'baseline': _NO_GLCA + _NO_PWCA,
+    'dcal': [],
+    'random-sel': ['model.glca.selection=random'],
+    'cls-readout': ['model.glca.readout=cls'],
+    'no-pwca': _NO_PWCA,
+    'no-glca': _NO_GLCA,
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='DCAL ablation on the demo sets')
+    parser.add_argument('--demos', nargs='+', choices=sorted(CONFIGS), default=['fgvc', 'reid'])
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (one thread each)')
+    parser.add_argument('--work-dir', default='work_dirs/demo_ablation')
+    parser.add_argument('--cfg-options', nargs='*', default=[], help='extra options for every run')
+    parser.add_argument('--json', help='write every run and the summary to this file')
+    return parser.parse_args()
+
+
+def final_metrics(log: str, keys) -> dict:
+    """The last value printed for each metric key."""
+    out = {}
+    for key in keys:
+        found = re.findall(rf'{re.escape(key)}: ([0-9.]+)', log)
+        if not found:
+            raise RuntimeError(f'metric {key} not found in the training log:\n{log[-3000:]}')
+        out[key] = float(found[-1])
+    return out
+
+
+def train(demo: str, variant: str, seed: int, args) -> dict:
+    work_dir = osp.join(args.work_dir, demo, variant, f'seed{seed}')
+    cmd = [sys.executable, 'tools/train.py', CONFIGS[demo], '--work-dir', work_dir, '--cfg-options',
+           f'randomness.seed={seed}', 'default_hooks.checkpoint.save_best=None', *VARIANTS[variant],
+           *args.cfg_options]
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    start = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}')
+    result = dict(demo=demo, variant=variant, seed=seed, seconds=time.time() - start,
+                  **final_metrics(proc.stdout + proc.stderr, METRICS[demo]))
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def summarise(runs, demos, variants) -> list:
+    rows = []
+    for demo in demos:
+        for variant in variants:
+            sel = [r for r in runs if r['demo'] == demo and r['variant'] == variant]
+            row = dict(demo=demo, variant=variant, seeds=len(sel))
+            for key in METRICS[demo]:
+                values = [r[key] for r in sel]
+                row[key] = (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.)
+            rows.append(row)
+    return rows
+
+
+def main():
+    args = parse_args()
+    jobs = [(d, v, s) for d in args.demos for v in args.variants for s in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        runs = list(pool.map(lambda j: train(*j, args), jobs))
+    rows = summarise(runs, args.demos, args.variants)
+    print(f'\n{len(args.seeds)} seeds ({" ".join(map(str, args.seeds))}), mean +- std of the final evaluation')
+    for demo in args.demos:
+        keys = METRICS[demo]
+        print(f'\n| {demo} variant | ' + ' | '.join(keys) + ' |')
+        print('|---|' + '---|' * len(keys))
+        for row in rows:
+            if row['demo'] == demo:
+                cells = ' | '.join(f'{row[k][0]:.1f} +- {row[k][1]:.1f}' for k in keys)
+                print(f'| {row["variant"]} | {cells} |')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(runs=runs, summary=rows), f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
