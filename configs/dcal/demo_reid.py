@@ -13,7 +13,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8),
+        arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8, conv_stem=[32, 64, 128]),
         img_size=_base_.img_size,
         drop_path_rate=0.),  # tiny model, short schedule: no stochastic depth
     head=dict(num_classes=_base_.num_ids, in_channels=96),

@@ -80,7 +80,7 @@ def test_unreadable_image_is_named_or_skipped_when_asked(run_tool, cub_root, tmp
     # opt-in: the training pipeline's loader skips it (another sample is drawn) and the log counts it
     work = str(tmp_path / 'b')
     run_tool(['tools/train.py', CONFIG, '--data-root', root, '--work-dir', work, '--cfg-options', *OPTS,
-              'train_dataloader.dataset.dataset.pipeline.0.ignore_empty=True', 'train_cfg.val_interval=2'])
+              'train_dataloader.dataset.pipeline.0.ignore_empty=True', 'train_cfg.val_interval=2'])
     assert f'skipped unreadable image {bad} (empty file (0 bytes)); 1 skipped' in _logs(tmp_path)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
 

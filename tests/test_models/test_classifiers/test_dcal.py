@@ -129,6 +129,21 @@ def test_loss_draws_in_batch_partners_with_the_policy(monkeypatch):
     assert calls == [(8, [0, 1, 2, 3, 0, 1, 2, 3], 'intra')]
 
 
+def test_loss_feeds_the_head_the_reference_pwca_feature(monkeypatch):
+    import dcal_mm.models.classifiers.dcal as dcal_module
+    torch.manual_seed(0)
+    model = MODELS.build(_cfg())  # drop path 0 and no dropout: the training forward is deterministic
+    drawn, seen = [], []
+    monkeypatch.setattr(dcal_module, 'draw_partners', lambda *a: drawn.append(draw_partners(*a)) or drawn[-1])
+    monkeypatch.setattr(model.head, 'loss', lambda feats, samples: seen.append(feats) or {})
+    data = _batch(model, B=4)
+    model(**data, mode='loss')
+    with torch.no_grad():
+        ref = _reference_pwca(model, data['inputs'], drawn[0])
+        torch.testing.assert_close(seen[0].pwca, ref, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(seen[0].sa, model.backbone(data['inputs'])[0], rtol=1e-4, atol=1e-5)
+
+
 def test_pair_inputs_are_a_clear_error():
     model = MODELS.build(_cfg())
     with pytest.raises(ValueError, match=r'trains on image batches of shape \(B, 3, H, W\)'):
