@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
+from mmpretrain.registry import DATASETS  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
-from mmpretrain.registry import DATASETS  # noqa: E402
 
 CAPTION = 14
 
