@@ -88,6 +88,10 @@ def test_reid_apis_match_tools_test(run_tool, market, tmp_path):
 
         feats = FeatureExtractor(config, pretrained=ckpt, device='cpu')(paths, batch_size=16, stage='pre_logits')
         torch.testing.assert_close(torch.stack(feats), expected, rtol=0, atol=1e-5)
+        # the default stage (neck) works too: per image, the branch features the head reads
+        neck = FeatureExtractor(config, pretrained=ckpt, device='cpu')(paths[:4], batch_size=4)
+        if name == 'dcal':
+            torch.testing.assert_close(torch.cat(neck[0]), expected[0], rtol=0, atol=1e-5)  # concat(SA, GLCA)
 
         queries = [d['img_path'] for d in dump if d['is_query']]
         gallery = [d['img_path'] for d in dump if not d['is_query']]
@@ -140,7 +144,7 @@ def test_dcal_pre_logits_is_the_predicted_feature():
     with torch.no_grad():
         feats = model.extract_feat(images)
         pre = model.extract_feat(images, stage='pre_logits')
-    torch.testing.assert_close(pre, torch.cat([feats.sa, feats.glca], dim=1))
+    torch.testing.assert_close(pre, torch.cat([feats[0], feats[1]], dim=1))
     with pytest.raises(ValueError, match='image retrieval needs pred_feature'):
         model.prototype = torch.randn(4, 128)
         model.predict(images)

@@ -83,25 +83,25 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
         Args:
             inputs (Tensor): Images, shape (B, 3, H, W).
             stage (str): ``'backbone'`` returns the backbone tuple;
-                ``'neck'`` returns :class:`DCALFeatures` with the SA and
-                (unless the head predicts from SA only) GLCA features;
-                ``'pre_logits'`` returns the head's ``pre_logits`` of those,
-                one (B, D) tensor: a Re-ID head's ``pred_feature`` (what
+                ``'neck'`` returns the tuple of branch features, (SA, GLCA) or
+                (SA, ) when the head predicts from SA only, each (B, C), which
+                the DCAL heads take (as MMPretrain's ``FeatureExtractor``
+                does); ``'pre_logits'`` returns the head's ``pre_logits`` of
+                those, one (B, D) tensor: a Re-ID head's ``pred_feature`` (what
                 ``tools/test.py`` evaluates), or the features an FGVC head
                 classifies, concatenated.
 
         Returns:
-            tuple | DCALFeatures | Tensor: See ``stage``.
+            tuple | Tensor: See ``stage``.
         """
         if stage not in ('backbone', 'neck', 'pre_logits'):
             raise ValueError(f'DCAL extract_feat stage must be backbone, neck or pre_logits, got {stage!r}')
-        if stage == 'pre_logits':
-            return self.head.pre_logits(self.extract_feat(inputs, 'neck'))
         if stage == 'backbone':
             return self.backbone(inputs)
         use_glca = self.glca is not None and getattr(self.head, 'needs_glca', True)
         outs = self._backbone_outputs(self.backbone.embed(inputs), use_glca)
-        return DCALFeatures(outs[0], self.glca(outs)[0] if use_glca else None)
+        feats = (outs[0], self.glca(outs)[0]) if use_glca else (outs[0], )
+        return self.head.pre_logits(feats) if stage == 'pre_logits' else feats
 
     def _backbone_outputs(self, tokens: Tensor, use_glca: bool, return_qkv: bool = False) -> tuple:
         score_mode = self.glca.score_mode if use_glca else 'none'

@@ -91,6 +91,7 @@ class DCALClsHead(ClsHead):
             Tensor: concat(SA, GLCA) (B, 2C) for ``predict_mode='sum'``, else
             the one branch's token (B, C).
         """
+        feats = DCALFeatures(*feats)  # also the (sa, [glca]) tuple of DCAL.extract_feat
         names = {'sum': ('sa', 'glca'), 'sa': ('sa', ), 'glca': ('glca', )}[self.predict_mode]
         missing = [n for n in names if getattr(feats, n) is None]
         if missing:
@@ -106,6 +107,7 @@ class DCALClsHead(ClsHead):
         Returns:
             dict[str, Tensor]: Logits (B, num_classes) of each present branch.
         """
+        feats = DCALFeatures(*feats)  # also the (sa, [glca]) tuple of DCAL.extract_feat
         logits = {'sa': self.sa_fc(feats.sa)}
         if feats.glca is not None:
             logits['glca'] = self.glca_fc(feats.glca)
@@ -152,6 +154,7 @@ class DCALClsHead(ClsHead):
         Returns:
             Tensor: Class probabilities (B, num_classes), rows summing to 1.
         """
+        feats = DCALFeatures(*feats)  # also the (sa, [glca]) tuple of DCAL.extract_feat
         logits = self.forward(DCALFeatures(feats.sa, feats.glca if self.needs_glca else None))
         if self.predict_mode == 'sa':
             return logits['sa'].softmax(dim=1)

@@ -151,6 +151,7 @@ class DCALReIDHead(BaseModule):
             ``(feat, bn_feat, logits)`` of shapes (B, C), (B, C) and
             (B, num_classes).
         """
+        feats = DCALFeatures(*feats)  # also the (sa, [glca]) tuple of DCAL.extract_feat
         outs = {}
         for name in ('sa', 'glca', 'pwca'):
             feat = getattr(feats, name)
@@ -242,6 +243,7 @@ class DCALReIDHead(BaseModule):
             Tensor: (B, 2C) for ``'concat'``, else (B, C), before or after
             the BNs by ``neck_feat``.
         """
+        feats = DCALFeatures(*feats)  # also the (sa, [glca]) tuple of DCAL.extract_feat
         if self.needs_glca and feats.glca is None:
             raise ValueError(f'DCALReIDHead predict_mode={self.predict_mode!r} needs the GLCA class token, got None')
         outs = self.forward(DCALFeatures(feats.sa, feats.glca if self.needs_glca else None))

@@ -158,13 +158,13 @@ def test_predict_sum_and_sa_only_cost():
     with torch.no_grad():
         out = model(images, mode='predict')
         feats = model.extract_feat(images)
-        expected = 0.5 * (model.head.sa_fc(feats.sa).softmax(1) + model.head.glca_fc(feats.glca).softmax(1))
+        expected = 0.5 * (model.head.sa_fc(feats[0]).softmax(1) + model.head.glca_fc(feats[1]).softmax(1))
         torch.testing.assert_close(torch.stack([o.pred_score for o in out]), expected)
         model.head.predict_mode = 'sa'
         calls = []
         model.glca.register_forward_hook(lambda *a: calls.append(1))
         feats = model.extract_feat(images)
-        assert feats.glca is None and calls == []  # SA-only inference skips GLCA and the rollout
+        assert len(feats) == 1 and calls == []  # SA-only inference skips GLCA and the rollout
 
 
 def test_glca_starts_from_the_pretrained_last_block(tmp_path):
@@ -204,7 +204,7 @@ def test_glca_selection_modes_reach_the_feature(selection):
         outs = bb.forward_tokens(bb.embed(images), with_rollout=True, score_mode=model.glca.score_mode)
         torch.manual_seed(1)
         expected = model.glca(outs)[0]
-    torch.testing.assert_close(feats.glca, expected)
+    torch.testing.assert_close(feats[1], expected)
     if selection == 'last':
         rollout = bb(images)[2]
         assert not torch.equal(model.glca.select(outs[2]), model.glca.select(rollout))

@@ -120,7 +120,7 @@ def test_baseline_is_single_bnneck_id_plus_triplet():
     torch.testing.assert_close(losses['loss'], ref[0] + ref[1])
     assert set(losses) == {'loss', 'sa_id', 'sa_triplet'}
     out = head.predict(feats)
-    torch.testing.assert_close(torch.stack([s.pred_feature for s in out]), feats.sa)
+    torch.testing.assert_close(torch.stack([s.pred_feature for s in out]), feats[0])
 
 
 def test_bnneck_bias_frozen_and_gradients_reach_all_branches_and_weights():
@@ -145,7 +145,7 @@ def test_pwca_shares_sa_bnneck_without_touching_its_running_stats():
     solo = DCALReIDHead(num_classes=NUM_IDS, in_channels=C, with_pwca=False)
     feats = _feats()
     head.loss(feats, _samples(LABELS))
-    solo.loss(DCALFeatures(feats.sa, feats.glca), _samples(LABELS))
+    solo.loss(DCALFeatures(feats[0], feats[1]), _samples(LABELS))
     # running stats see the SA features only, as when PWCA is absent
     torch.testing.assert_close(head.sa_neck.bn.running_mean, solo.sa_neck.bn.running_mean)
     torch.testing.assert_close(head.sa_neck.bn.running_var, solo.sa_neck.bn.running_var)
@@ -173,11 +173,11 @@ def test_predict_feature(mode, neck_feat):
     def after(x, bn):  # eval-mode BN with the running statistics and zero bias
         return (x - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight
 
-    parts = dict(sa=feats.sa, glca=feats.glca)
+    parts = dict(sa=feats[0], glca=feats[1])
     if neck_feat == 'after':
-        parts = dict(sa=after(feats.sa, head.sa_neck.bn), glca=after(feats.glca, head.glca_neck.bn))
+        parts = dict(sa=after(feats[0], head.sa_neck.bn), glca=after(feats[1], head.glca_neck.bn))
     expected = torch.cat([parts['sa'], parts['glca']], 1) if mode == 'concat' else parts[mode]
-    samples = head.predict(DCALFeatures(feats.sa, feats.glca if head.needs_glca else None),
+    samples = head.predict(DCALFeatures(feats[0], feats[1] if head.needs_glca else None),
                            [DataSample() for _ in range(8)])
     got = torch.stack([s.pred_feature for s in samples])
     assert got.shape == (8, 2 * C if mode == 'concat' else C)
@@ -231,4 +231,4 @@ def test_dcal_reid_model_from_the_demo_config_trains_on_pk_batches_and_predicts_
         feats = model.extract_feat(data['inputs'])
     got = torch.stack([s.pred_feature for s in out])
     assert got.shape == (8, 2 * width)
-    torch.testing.assert_close(got, torch.cat([feats.sa, feats.glca], 1))
+    torch.testing.assert_close(got, torch.cat([feats[0], feats[1]], 1))
