@@ -9,6 +9,7 @@ Variants (every one trained with the demo config's recipe, only the model change
     cls-readout   DCAL with the GLCA feature read from a CLS query (selection-invariant)
     no-pwca       SA + GLCA
     no-glca       SA + PWCA
+    random-pair   DCAL with the paper's random in-batch partner (the Re-ID demo config uses same-identity ones)
 
 Example (both demos, 3 seeds, 2 trainings at a time, one thread each):
     python tools/misc/make_demo_data.py --overwrite
@@ -37,6 +38,7 @@ VARIANTS = {
     'cls-readout': ['model.glca.readout=cls'],
     'no-pwca': _NO_PWCA,
     'no-glca': _NO_GLCA,
+    'random-pair': ['model.pwca.partner_policy=random'],
 }
 
 
