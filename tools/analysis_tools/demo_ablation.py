@@ -9,7 +9,7 @@ Variants (every one trained with the demo config's recipe, only the model change
     cls-readout   DCAL with the GLCA feature read from a CLS query (selection-invariant)
     no-pwca       SA + GLCA
     no-glca       SA + PWCA
-    random-pair   DCAL with the paper's random in-batch partner (the Re-ID demo config uses same-identity ones)
+    pwca-all      DCAL with PWCA in every block (the paper's T; the demo configs use T = 1)
 
 Example (both demos, 3 seeds, 2 trainings at a time, one thread each):
     python tools/misc/make_demo_data.py --overwrite
@@ -38,14 +38,15 @@ VARIANTS = {
     'cls-readout': ['model.glca.readout=cls'],
     'no-pwca': _NO_PWCA,
     'no-glca': _NO_GLCA,
-    'random-pair': ['model.pwca.partner_policy=random'],
+    'pwca-all': ['model.pwca.num_blocks=None'],
 }
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='DCAL ablation on the demo sets')
     parser.add_argument('--demos', nargs='+', choices=sorted(CONFIGS), default=['fgvc', 'reid'])
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
+                        default=['baseline', 'dcal', 'random-sel', 'no-pwca', 'no-glca'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--jobs', type=int, default=2, help='trainings at a time (one thread each)')
     parser.add_argument('--work-dir', default='work_dirs/demo_ablation')
