@@ -67,8 +67,8 @@ def self_attention(attn: Attention,
     the probabilities softmax(QK^T / sqrt(d)) are needed outside the layer
     (attention rollout), so:
 
-    * under ``torch.no_grad`` (inference) they are materialised once and used
-      both for the output and the returned map;
+    * under ``torch.no_grad`` (inference) they are computed once and used
+      both for the output and the returned map (see :func:`attention_map`);
     * with gradients enabled the output still comes from fused SDPA (whose
       backward keeps no N x N map alive) and the map is recomputed without
       autograd, so it never joins the graph.
@@ -85,18 +85,17 @@ def self_attention(attn: Attention,
 
     Returns:
         tuple: Output (B, N, C), the map (B, N, N) or None (taken before
-        attention dropout, never requiring grad), and (q, k, v), each
-        (B, heads, N, C / heads).
+        attention dropout, float32, never requiring grad), and (q, k, v),
+        each (B, heads, N, C / heads).
     """
     _check_supported(attn)
     q, k, v = _qkv_proj(attn, x)
     if not return_probs:
         return _out_proj(attn, _sdpa(attn, q, k, v)), None, (q, k, v)
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or (attn.training and attn.attn_drop.p > 0):
         return _out_proj(attn, _sdpa(attn, q, k, v)), attention_map(attn, q, k), (q, k, v)
-    probs = _softmax_probs(attn, q, k)
-    out = attn.attn_drop(probs).to(v.dtype) @ v
-    return _out_proj(attn, out), probs.mean(dim=1), (q, k, v)
+    probs, out = _probs_and_output(attn, q, k, v)
+    return _out_proj(attn, out.to(v.dtype)), probs, (q, k, v)
 
 
 def attention_map(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
@@ -109,22 +108,57 @@ def attention_map(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
     Args:
         attn (Attention): The timm attention module (for its scale).
         q (Tensor): Queries, (B, heads, N, C / heads).
-        k (Tensor): Keys, (B, heads, N, C / heads).
+        k (Tensor): Keys, (B, heads, M, C / heads).
 
     Returns:
-        Tensor: Shape (B, N, N), float32, no grad.
+        Tensor: Shape (B, N, M), float32, no grad.
     """
-    with torch.no_grad():
-        return _softmax_probs(attn, q, k).mean(dim=1)
+    return _probs_and_output(attn, q, k)[0]
 
 
-def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
-    # float32 whatever the autocast state: these probabilities feed the rollout.
-    # In-place softmax: a second (B, H, N, N) buffer would cost more than
-    # the matmul on a CPU (fresh large allocations are page-faulted in).
+# Rows of queries per step of the CPU path: a (rows, N) block of probabilities (~1.25 MB) stays in a core's cache
+# through the product, the softmax, the value product and the head average.
+_CPU_BLOCK_FLOATS = 320_000
+
+
+@torch.no_grad()
+def _probs_and_output(attn: Attention,
+                      q: Tensor,
+                      k: Tensor,
+                      v: Optional[Tensor] = None,
+                      blocked: Optional[bool] = None):
+    """Head-averaged probabilities (B, N, M) and, with ``v``, the attention output (B, heads, N, D), float32.
+
+    On a GPU: batched products over all heads. On a CPU the (B, heads, N, M) probabilities are never
+    materialised: per image, block of query rows and head, the scores, the in-place softmax, the value product
+    and the accumulation into the head average all read a block that stays in cache. The same numbers either way
+    (float32, autocast off). ``blocked`` overrides the choice (default: blocks on a CPU).
+    """
     with torch.autocast(q.device.type, enabled=False):
-        probs = (q.float() * attn.scale) @ k.float().transpose(-2, -1)
-        return torch.softmax(probs, dim=-1, out=probs)
+        q, k = q.float(), k.float()
+        v = None if v is None else v.float()
+        if not (q.device.type == 'cpu' if blocked is None else blocked):
+            probs = (q * attn.scale) @ k.transpose(-2, -1)
+            torch.softmax(probs, dim=-1, out=probs)  # in place: no second (B, H, N, M) buffer
+            return probs.mean(dim=1), (None if v is None else probs @ v)
+        B, H, N, _ = q.shape
+        M = k.shape[2]
+        rows = max(16, _CPU_BLOCK_FLOATS // M)
+        probs = q.new_empty(B, N, M)
+        out = None if v is None else q.new_empty(B, H, N, v.shape[-1])
+        buffer = q.new_empty(min(rows, N), M)
+        for b in range(B):
+            for r in range(0, N, rows):
+                acc = probs[b, r:r + rows]  # contiguous rows: head 0 is computed in place there
+                for h in range(H):
+                    block = acc if h == 0 else buffer[:acc.shape[0]]
+                    torch.mm(q[b, h, r:r + rows] * attn.scale, k[b, h].t(), out=block)
+                    torch.softmax(block, dim=-1, out=block)
+                    if out is not None:
+                        torch.mm(block, v[b, h], out=out[b, h, r:r + rows])
+                    if h > 0:
+                        acc.add_(block)
+        return probs.div_(H), out
 
 
 class _MergedPairAttention(torch.autograd.Function):
