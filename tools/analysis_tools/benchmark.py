@@ -65,6 +65,11 @@ def parse_args(argv=None):
     parser.add_argument('--no-flops', action='store_true', help='skip the FLOP count')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory processes')
     parser.add_argument('--memory-batch-size', type=int, help='batch of the memory runs (default: --batch-size)')
+    parser.add_argument('--memory-only', action='store_true', help='only the peak-memory processes')
+    parser.add_argument(
+        '--memory-variants', nargs='+', choices=VARIANTS, default=list(VARIANTS),
+        help='models measured in the memory runs (default: all; method_cp needs --with-cp), e.g. method_cp alone '
+        'for a batch the others do not fit')
     parser.add_argument('--json', help='also write the results to this JSON file')
     parser.add_argument('--memory-worker', help=argparse.SUPPRESS)  # internal: VARIANT:PHASE in a fresh process
     args = parser.parse_args(argv)
@@ -334,14 +339,16 @@ def report(res):
                            infer='inference peak memory').items():
         if key in mem:
             m, b = mem[key]['method'], mem[key]['baseline']
-            lines.append(f'| {label} (MiB) | {m:.0f} | {b:.0f} | **{m / b:.2f}x** | | |')
-    if 'train_cp' in res['time']:
+            ratio = f'**{m / b:.2f}x**' if m is not None and b is not None else '-'
+            lines.append(f'| {label} (MiB) | {"-" if m is None else f"{m:.0f}"} | {"-" if b is None else f"{b:.0f}"} '
+                         f'| {ratio} | | |')
+    if 'train_cp' in res['time'] and 'train' in res['time']:
         cp = res['time']['train_cp']['wall']['method']['median']
         plain = res['time']['train']['wall']['method']['median']
         lines.append('')
         lines.append(f'with_cp / without, method train step: {cp / plain:.2f}x time'
                      + (f', {mem["train_cp"]["method"] / mem["train"]["method"]:.2f}x peak memory'
-                        if 'train_cp' in mem and 'train' in mem else ''))
+                        if mem.get('train_cp', {}).get('method') and mem.get('train', {}).get('method') else ''))
     if mem:
         lines.append(f'memory: {res["memory_how"]}, batch {res["memory_batch_size"]}, over {res["warmup"]} + 1 '
                      'steps in a fresh process per (model, phase), minus the memory after building the model')
@@ -349,21 +356,21 @@ def report(res):
 
 
 def main(argv=None):
+    from mmengine.config import Config
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_worker:
         return memory_worker(args)
     variants = ['method', 'baseline'] + (['method_cp'] if args.with_cp else [])
-    built = {v: build(args, v) for v in variants}
-    cfg = built['method'][2]
+    built = {} if args.memory_only else {v: build(args, v) for v in variants}
+    cfg = Config.fromfile(args.config)
     data = make_data(cfg, args.batch_size)
-    method = built['method'][0]
     res = dict(config=args.config, baseline=args.baseline, device=args.device, threads=torch.get_num_threads(),
                batch_size=args.batch_size, input_size=input_size(cfg), iters=args.iters, warmup=args.warmup,
                infer_iters=args.infer_iters or args.iters, time={}, flops={}, memory={},
                command=' '.join(['python', osp.relpath(__file__, ROOT)] + list(sys.argv[1:] if argv is None else argv)))
-    if 'train' in args.phases:
+    if 'train' in args.phases and built:
         fns = {v: (lambda v=v: train_step(built[v][0], built[v][1], data)) for v in variants}
         times = interleaved(fns, args.iters, args.warmup, args.device)
         res['time']['train'] = compare(times, 'method', 'baseline')
@@ -376,8 +383,8 @@ def main(argv=None):
                         'method': count_flops(fns[v]) / args.batch_size,
                         'baseline': count_flops(fns['baseline']) / args.batch_size
                     }
-    if 'infer' in args.phases:
-        baseline = built['baseline'][0]
+    if 'infer' in args.phases and built:
+        method, baseline = built['method'][0], built['baseline'][0]
         fns = dict(method=lambda: infer_step(method, data), baseline=lambda: infer_step(baseline, data))
         if has_sa_only_mode(method):
             fns['method_sa'] = lambda: infer_step(method, data, sa_only=True)
@@ -393,18 +400,22 @@ def main(argv=None):
     built.clear()  # free the models before the memory processes
     if not args.no_memory:
         res['memory_batch_size'] = args.memory_batch_size or args.batch_size
-        phases = [('train', 'train', 'method'), ('infer', 'infer', 'method')]
-        if args.with_cp:
-            phases.append(('train_cp', 'train', 'method_cp'))
-        for key, phase, variant in phases:
-            if phase not in args.phases:
-                continue
-            m = measure_memory(args, variant, phase)
-            b = res['memory'].get(phase, {}).get('baseline_raw') or measure_memory(args, 'baseline', phase)
-            res['memory'][key] = dict(method=m['peak_mb'], baseline=b['peak_mb'], baseline_raw=b)
-            res['memory_how'] = m['how']
-        for v in res['memory'].values():
-            v.pop('baseline_raw', None)
+        wanted = set(args.memory_variants)
+        cache = {}
+
+        def peak(variant, phase):
+            if variant not in wanted or (variant == 'method_cp' and not args.with_cp) or phase not in args.phases:
+                return None
+            if (variant, phase) not in cache:
+                cache[variant, phase] = measure_memory(args, variant, phase)
+                res['memory_how'] = cache[variant, phase]['how']
+            return cache[variant, phase]['peak_mb']
+
+        for key, phase, variant in (('train', 'train', 'method'), ('infer', 'infer', 'method'),
+                                    ('train_cp', 'train', 'method_cp')):
+            m, b = peak(variant, phase), peak('baseline', phase)
+            if m is not None or b is not None:
+                res['memory'][key] = dict(method=m, baseline=b)
     print(report(res))
     if args.json:
         with open(args.json, 'w') as f:
