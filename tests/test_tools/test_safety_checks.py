@@ -115,7 +115,9 @@ def test_set_data_root_through_wrappers():
     cfg = Config(
         dict(
             train_dataloader=dict(
-                dataset=dict(type='RepeatDataset', times=2, dataset=dict(type='ClassBalancedDataset', dataset=dict(leaf)))),
+                dataset=dict(
+                    type='RepeatDataset', times=2,
+                    dataset=dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=dict(leaf)))),
             val_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[dict(leaf), dict(leaf)])),
             test_dataloader=None))
     keys = set_data_root(cfg, '/new', ('train_dataloader', 'val_dataloader', 'test_dataloader'))

@@ -6,7 +6,7 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import read_state_dict
+from ..utils import checkpointed, read_state_dict
 
 # Parts of a timm / torchvision ResNet classifier a feature backbone has no use for.
 _HEAD_PREFIXES = ('fc.', )
@@ -40,6 +40,9 @@ class CLANResNet(BaseModule):
             checkpoint. Any other missing, unexpected or mis-shaped key raises
             a ValueError listing them; only ``num_batches_tracked`` buffers,
             absent from old torchvision files, may be missing.
+        with_cp (bool): Gradient checkpointing of each residual block while
+            gradients are enabled (BatchNorm running statistics are updated
+            once, as without it). Defaults to False.
 
     Outputs of :meth:`forward`: a tuple with one map (B, C_i, H/s_i, W/s_i)
     per ``out_indices``; for ResNet-50 at 448x448 and the default indices:
@@ -49,6 +52,7 @@ class CLANResNet(BaseModule):
     def __init__(self,
                  arch: str = 'resnet50',
                  out_indices: Sequence[int] = (1, 2, 3),
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         resnet_archs = timm.list_models(module='resnet')
@@ -60,6 +64,7 @@ class CLANResNet(BaseModule):
             raise ValueError(f'CLANResNet out_indices must be increasing stage indices in [0, 3], got {out_indices}')
         self.arch = arch
         self.out_indices = out_indices
+        self.with_cp = with_cp
         resnet = timm.create_model(arch, pretrained=False, num_classes=0)
         for name in _STEM + _STAGES[:max(out_indices) + 1]:
             self.add_module(name, getattr(resnet, name))
@@ -119,8 +124,10 @@ class CLANResNet(BaseModule):
         for name in _STEM:
             x = getattr(self, name)(x)
         outs = []
+        with_cp = self.with_cp and torch.is_grad_enabled()
         for i, name in enumerate(_STAGES[:max(self.out_indices) + 1]):
-            x = getattr(self, name)(x)
+            for block in getattr(self, name):
+                x = checkpointed(block, x) if with_cp else block(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -9,8 +9,10 @@ from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 from timm.models.vision_transformer_hybrid import ConvStem
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from ..layers import DCALBlock, attention_rollout_cls
+from ..layers.attention import attention_map
 from ..utils import load_pretrained_vit
 
 # arch -> timm model (same weights names, so timm files load as they are)
@@ -71,6 +73,12 @@ class DCALViT(BaseBackbone):
             ``num_layers`` puts GLCA after the last block.
         out_type (str): ``'cls_token'`` (B, C) or ``'raw'`` (B, N, C) for the
             first output, both after the final norm.
+        with_cp (bool): Gradient checkpointing: each block keeps only its
+            input (and the keys/values/queries it returns for PWCA) and is
+            recomputed in the backward pass. Outputs and gradients are
+            unchanged (stochastic depth replays its random state); the
+            rollout maps are made outside the checkpoint, so they are not
+            recomputed. Only used when gradients are enabled.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)``
             loads a timm checkpoint (.pth/.safetensors/.npz) with position
             embeddings resampled to ``img_size``; an optional ``prefix`` selects
@@ -95,6 +103,7 @@ class DCALViT(BaseBackbone):
                  with_rollout: bool = False,
                  rollout_depth: Optional[int] = None,
                  out_type: str = 'cls_token',
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None,
                  drop_path_mode: str = 'linear',
                  pos_embed_interp: str = 'bicubic') -> None:
@@ -126,6 +135,7 @@ class DCALViT(BaseBackbone):
         self.num_heads = self.blocks[0].attn.num_heads
         self.num_layers = len(self.blocks)
         self.with_rollout = with_rollout
+        self.with_cp = with_cp
         self.drop_path_rate = drop_path_rate
         self.rollout_depth = self.num_layers - 1 if rollout_depth is None else rollout_depth
         if not 1 <= self.rollout_depth <= self.num_layers:
@@ -243,7 +253,12 @@ class DCALViT(BaseBackbone):
         for i, blk in enumerate(self.blocks):
             if i == self.rollout_depth:
                 glca_in = x
-            x, attn, qkv = blk.forward_sa(x, return_attn=need_map and first_map <= i < self.rollout_depth)
+            want_map = need_map and first_map <= i < self.rollout_depth
+            if self.with_cp and torch.is_grad_enabled() and x.requires_grad:
+                x, _, qkv = checkpoint(blk.forward_sa, x, use_reentrant=False)
+                attn = attention_map(blk.attn, qkv[0], qkv[1]) if want_map else None
+            else:
+                x, attn, qkv = blk.forward_sa(x, return_attn=want_map)
             if attn is not None:
                 attn_maps.append(attn)
             if return_qkv:

@@ -10,6 +10,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.registry import MODELS
 
 from ..layers import RGAModule
+from ..utils import checkpointed
 
 _BRANCHES = {'rgasc': (True, True), 'rgas': (True, False), 'rgac': (False, True)}
 _STAGE_CHANNELS = (256, 512, 1024, 2048)
@@ -76,12 +77,15 @@ class RGAResNet50(BaseModule):
         cha_ratio (int): Channel reduction ratio s1. Defaults to 8.
         spa_ratio (int): Spatial reduction ratio s2. Defaults to 8.
         down_ratio (int): Reduction inside the attention heads. Defaults to 8.
+        with_cp (bool): Gradient checkpointing of each residual block and each
+            RGA module while gradients are enabled (BatchNorm running
+            statistics are updated once, as without it). Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to None.
     """
 
     def __init__(self, height: int = 256, width: int = 128, branch: str = 'rgasc', last_stride: int = 1,
-                 cha_ratio: int = 8, spa_ratio: int = 8, down_ratio: int = 8,
+                 cha_ratio: int = 8, spa_ratio: int = 8, down_ratio: int = 8, with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if branch not in _BRANCHES:
@@ -91,6 +95,7 @@ class RGAResNet50(BaseModule):
         self.input_size = (height, width)
         self.branch = branch
         self.last_stride = last_stride
+        self.with_cp = with_cp
         self.out_channels = _STAGE_CHANNELS[-1]
 
         self.resnet = timm.create_model('resnet50', pretrained=False, num_classes=0, global_pool='')
@@ -121,8 +126,10 @@ class RGAResNet50(BaseModule):
                              f'(height x width), got {x.shape[-2]}x{x.shape[-1]}; set height/width to the input size')
         r = self.resnet
         x = r.maxpool(r.act1(r.bn1(r.conv1(x))))
+        with_cp = self.with_cp and torch.is_grad_enabled()
         for layer, rga in zip((r.layer1, r.layer2, r.layer3, r.layer4), self.rga_modules):
-            x = rga(layer(x))
+            for block in (*layer, rga):
+                x = checkpointed(block, x) if with_cp else block(x)
         return (x.mean(dim=(2, 3)), )
 
     def init_weights(self) -> None:

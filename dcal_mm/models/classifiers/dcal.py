@@ -31,9 +31,12 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
         backbone (dict): A :class:`DCALViT` config. ``with_rollout`` defaults
             to True when ``glca`` is given.
         head (dict): A DCAL head config (e.g. :class:`DCALClsHead`).
-        glca (dict, optional): :class:`GLCA` config; ``embed_dims`` and
-            ``num_heads`` default to the backbone's.
-        pwca (dict, optional): :class:`PWCA` config.
+        glca (dict, optional): :class:`GLCA` config; ``embed_dims``,
+            ``num_heads``, ``drop_path_rate`` and ``with_cp`` default to the
+            backbone's.
+        pwca (dict, optional): :class:`PWCA` config; ``with_cp`` defaults to
+            the backbone's, so ``backbone.with_cp=True`` checkpoints SA, GLCA
+            and the PWCA stream.
         pretrained (str, optional): Whole-model checkpoint for ``init_cfg``.
         train_cfg (dict, optional): As in ``ImageClassifier``.
         data_preprocessor (dict, optional): As in ``ImageClassifier``.
@@ -64,8 +67,13 @@ class DCAL(ReIDRetrievalMixin, ImageClassifier):
             glca.setdefault('embed_dims', self.backbone.embed_dims)
             glca.setdefault('num_heads', self.backbone.num_heads)
             glca.setdefault('drop_path_rate', getattr(self.backbone, 'drop_path_rate', 0.))
+            glca.setdefault('with_cp', getattr(self.backbone, 'with_cp', False))
             self.glca = MODELS.build(glca)
-        self.pwca = MODELS.build(pwca) if pwca is not None else None
+        self.pwca = None
+        if pwca is not None:
+            pwca = dict(pwca)
+            pwca.setdefault('with_cp', getattr(self.backbone, 'with_cp', False))
+            self.pwca = MODELS.build(pwca)
         for name, branch in (('glca', self.glca), ('pwca', self.pwca)):
             if getattr(self.head, f'with_{name}') != (branch is not None):
                 raise ValueError(f'DCAL head.with_{name}={getattr(self.head, f"with_{name}")} does not match '

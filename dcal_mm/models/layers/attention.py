@@ -67,8 +67,8 @@ def self_attention(attn: Attention,
     the probabilities softmax(QK^T / sqrt(d)) are needed outside the layer
     (attention rollout), so:
 
-    * under ``torch.no_grad`` (inference) they are materialised once and used
-      both for the output and the returned map;
+    * under ``torch.no_grad`` (inference) they are computed once and used
+      both for the output and the returned map (see :func:`attention_map`);
     * with gradients enabled the output still comes from fused SDPA (whose
       backward keeps no N x N map alive) and the map is recomputed without
       autograd, so it never joins the graph.
@@ -85,56 +85,197 @@ def self_attention(attn: Attention,
 
     Returns:
         tuple: Output (B, N, C), the map (B, N, N) or None (taken before
-        attention dropout, never requiring grad), and (q, k, v), each
-        (B, heads, N, C / heads).
+        attention dropout, float32, never requiring grad), and (q, k, v),
+        each (B, heads, N, C / heads).
     """
     _check_supported(attn)
     q, k, v = _qkv_proj(attn, x)
     if not return_probs:
         return _out_proj(attn, _sdpa(attn, q, k, v)), None, (q, k, v)
-    if torch.is_grad_enabled():
-        out = _sdpa(attn, q, k, v)
-        with torch.no_grad():
-            probs = _softmax_probs(attn, q, k).mean(dim=1)
-        return _out_proj(attn, out), probs, (q, k, v)
-    probs = _softmax_probs(attn, q, k)
-    out = attn.attn_drop(probs) @ v
-    return _out_proj(attn, out), probs.mean(dim=1), (q, k, v)
+    if torch.is_grad_enabled() or (attn.training and attn.attn_drop.p > 0):
+        return _out_proj(attn, _sdpa(attn, q, k, v)), attention_map(attn, q, k), (q, k, v)
+    probs, out = _probs_and_output(attn, q, k, v)
+    return _out_proj(attn, out.to(v.dtype)), probs, (q, k, v)
 
 
-def _softmax_probs(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
-    # In-place softmax: a second (B, H, N, N) buffer would cost more than
-    # the matmul on a CPU (fresh large allocations are page-faulted in).
-    probs = (q * attn.scale) @ k.transpose(-2, -1)
-    return torch.softmax(probs, dim=-1, out=probs)
+def attention_map(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
+    """Head-averaged softmax(QK^T / sqrt(d)), in float32 and without autograd.
+
+    What the attention rollout reads. It is computed in float32 with
+    autocast disabled, so under bf16/fp16 autocast the rollout (and so the
+    GLCA selection) is not made from low-precision probabilities.
+
+    Args:
+        attn (Attention): The timm attention module (for its scale).
+        q (Tensor): Queries, (B, heads, N, C / heads).
+        k (Tensor): Keys, (B, heads, M, C / heads).
+
+    Returns:
+        Tensor: Shape (B, N, M), float32, no grad.
+    """
+    return _probs_and_output(attn, q, k)[0]
+
+
+# Rows of queries per step of the CPU path: a (rows, N) block of probabilities (~1.25 MB) stays in a core's cache
+# through the product, the softmax, the value product and the head average.
+_CPU_BLOCK_FLOATS = 320_000
+
+
+@torch.no_grad()
+def _probs_and_output(attn: Attention,
+                      q: Tensor,
+                      k: Tensor,
+                      v: Optional[Tensor] = None,
+                      blocked: Optional[bool] = None):
+    """Head-averaged probabilities (B, N, M) and, with ``v``, the attention output (B, heads, N, D), float32.
+
+    On a GPU: batched products over all heads. On a CPU the (B, heads, N, M) probabilities are never
+    materialised: per image, block of query rows and head, the scores, the in-place softmax, the value product
+    and the accumulation into the head average all read a block that stays in cache. The same numbers either way
+    (float32, autocast off). ``blocked`` overrides the choice (default: blocks on a CPU).
+    """
+    with torch.autocast(q.device.type, enabled=False):
+        q, k = q.float(), k.float()
+        v = None if v is None else v.float()
+        if not (q.device.type == 'cpu' if blocked is None else blocked):
+            probs = (q * attn.scale) @ k.transpose(-2, -1)
+            torch.softmax(probs, dim=-1, out=probs)  # in place: no second (B, H, N, M) buffer
+            return probs.mean(dim=1), (None if v is None else probs @ v)
+        B, H, N, _ = q.shape
+        M = k.shape[2]
+        rows = max(16, _CPU_BLOCK_FLOATS // M)
+        probs = q.new_empty(B, N, M)
+        out = None if v is None else q.new_empty(B, H, N, v.shape[-1])
+        buffer = q.new_empty(min(rows, N), M)
+        for b in range(B):
+            for r in range(0, N, rows):
+                acc = probs[b, r:r + rows]  # contiguous rows: head 0 is computed in place there
+                for h in range(H):
+                    block = acc if h == 0 else buffer[:acc.shape[0]]
+                    torch.mm(q[b, h, r:r + rows] * attn.scale, k[b, h].t(), out=block)
+                    torch.softmax(block, dim=-1, out=block)
+                    if out is not None:
+                        torch.mm(block, v[b, h], out=out[b, h, r:r + rows])
+                    if h > 0:
+                        acc.add_(block)
+        return probs.div_(H), out
+
+
+class _MergedPairAttention(torch.autograd.Function):
+    """softmax([Q K^T, Q K2^T] * scale) [V; V2] without concatenating keys.
+
+    K2, V2 are the partners' keys/values, ``k_src[partners]`` and
+    ``v_src[partners]``, context without gradient. The forward runs two fused
+    CPU attentions (own keys, partner keys) that return their log-sum-exp
+    and merges them: with L = logaddexp(L1, L2),
+    O = exp(L1 - L) O1 + exp(L2 - L) O2, which is exactly the softmax over
+    both key sets. The backward is that of the joint softmax: the fused
+    backward of the own keys with the merged (O, L) gives dQ1, dK, dV; the
+    partner keys only need dQ2 = scale * (P2 * (dO V2^T - D)) K2 with
+    P2 = exp(scale * Q K2^T - L), D = rowsum(dO * O), three matrix products
+    instead of the fused kernel's five (no dK2, dV2). Only the (cheap to keep)
+    source keys/values and the index are saved, never gathered copies.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, k_src: Tensor, v_src: Tensor, partners: Tensor,
+                scale: float) -> Tensor:
+        o1, lse1 = _flash_cpu(q, k, v, scale=scale)
+        o2, lse2 = _flash_cpu(q, k_src.index_select(0, partners), v_src.index_select(0, partners), scale=scale)
+        lse = torch.logaddexp(lse1, lse2)
+        out = o1.mul_((lse1 - lse).exp_().unsqueeze(-1)).add_(o2.mul_((lse2 - lse).exp_().unsqueeze(-1)))
+        ctx.save_for_backward(q, k, v, k_src, v_src, partners, out, lse)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, k, v, k_src, v_src, partners, out, lse = ctx.saved_tensors
+        scale = ctx.scale
+        dq, dk, dv = _flash_cpu_backward(grad, q, k, v, out, lse, 0., False, scale=scale)
+        rowdot = (grad * out).sum(-1, keepdim=True).to(q.dtype)
+        neg_lse = lse.unsqueeze(-1).to(q.dtype)
+        # One (N, M) block per image and head: the products read the strided
+        # per-head views directly (no gathered or transposed copies) and the
+        # block stays in cache for the elementwise steps.
+        for b, p in enumerate(partners.tolist()):
+            for h in range(q.shape[1]):
+                k2, v2 = k_src[p, h], v_src[p, h]
+                probs = torch.addmm(neg_lse[b, h], q[b, h], k2.t(), beta=-1, alpha=scale).exp_()
+                dprobs = torch.addmm(rowdot[b, h], grad[b, h], v2.t(), beta=-1)
+                dq[b, h].addmm_(probs.mul_(dprobs), k2, alpha=scale)
+        return dq, dk, dv, None, None, None, None
+
+
+_flash_cpu = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_flash_cpu_backward = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+PAIR_IMPLS = ('auto', 'merge', 'concat')
+
+
+def _can_merge(attn: Attention, q: Tensor, k: Tensor, v: Tensor, k_src: Tensor, v_src: Tensor) -> bool:
+    tensors = (q, k, v, k_src, v_src)
+    return (all(t.device.type == 'cpu' and t.dtype in (torch.float32, torch.float64) for t in tensors)
+            and len({t.dtype for t in tensors}) == 1 and not k_src.requires_grad and not v_src.requires_grad
+            and not (attn.training and attn.attn_drop.p > 0))
 
 
 def pair_attention(attn: Attention,
                    x: Optional[Tensor],
                    partner_kv: Tuple[Tensor, Tensor],
-                   qkv: Optional[QKV] = None) -> Tensor:
+                   qkv: Optional[QKV] = None,
+                   partners: Optional[Tensor] = None,
+                   impl: str = 'auto') -> Tensor:
     """Pair-wise cross-attention (PWCA, Eq. 4 of DCAL).
 
     Queries come from ``x``; keys and values are [K1; K2] and [V1; V2] of
     ``x`` and its partner, with one softmax over both.
 
+    Two implementations give the same result:
+
+    * ``'concat'``: fused SDPA over the concatenated keys/values (any device,
+      dtype and dropout);
+    * ``'merge'``: the two key sets attended separately and merged through
+      their log-sum-exp (:class:`_MergedPairAttention`), with a backward
+      that skips the partner's key/value gradients, and no concatenated or
+      gathered copies kept for the backward. CPU, float32/float64, no
+      attention dropout, partner keys/values without gradient.
+
+    ``'auto'`` takes ``'merge'`` where it applies, else ``'concat'``.
+
     Args:
         attn (Attention): The (shared) timm attention module.
         x (Tensor, optional): Normalised tokens of the target, shape
             (B, N, C). May be None when ``qkv`` is given.
-        partner_kv (tuple[Tensor, Tensor]): The partner's keys and values,
-            each (B, heads, M, C / heads).
+        partner_kv (tuple[Tensor, Tensor]): The partners' keys and values,
+            each (B, heads, M, C / heads); with ``partners``, the keys and
+            values of the batch (B', heads, M, C / heads) that ``partners``
+            indexes.
         qkv (tuple, optional): The target's own (q, k, v) when already
             computed from the same normalised tokens (the first block, where
             the PWCA stream and SA read the same embedding).
+        partners (Tensor, optional): Index into ``partner_kv`` of each
+            target's partner, shape (B, ).
+        impl (str): ``'auto'``, ``'merge'`` or ``'concat'``.
 
     Returns:
         Tensor: Shape (B, N, C).
     """
     _check_supported(attn)
+    if impl not in PAIR_IMPLS:
+        raise ValueError(f'pair_attention impl must be one of {PAIR_IMPLS}, got {impl!r}')
     q, k, v = _qkv_proj(attn, x) if qkv is None else qkv
-    k2, v2 = partner_kv
-    out = _sdpa(attn, q, torch.cat([k, k2], dim=2), torch.cat([v, v2], dim=2))
+    k_src, v_src = partner_kv
+    if partners is None:
+        partners = torch.arange(k_src.shape[0], device=k_src.device)
+    mergeable = _can_merge(attn, q, k, v, k_src, v_src)
+    if impl == 'merge' and not mergeable:
+        raise ValueError("pair_attention impl='merge' needs CPU float32/float64 tensors, no attention dropout and "
+                         'partner keys/values without gradient')
+    if impl != 'concat' and mergeable:
+        out = _MergedPairAttention.apply(q, k, v, k_src, v_src, partners.to(k_src.device), attn.scale)
+    else:
+        k2, v2 = k_src.index_select(0, partners), v_src.index_select(0, partners)
+        out = _sdpa(attn, q, torch.cat([k, k2], dim=2), torch.cat([v, v2], dim=2))
     return _out_proj(attn, out)
 
 

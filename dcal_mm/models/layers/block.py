@@ -37,20 +37,27 @@ class DCALBlock(Block):
         y, attn, qkv = self_attention(self.attn, self.norm1(x), return_probs=return_attn)
         return self._ffn(x + self.drop_path1(self.ls1(y))), attn, qkv
 
-    def forward_pair(self, x: Tensor, partner_kv: Tuple[Tensor, Tensor], qkv: Optional[QKV] = None) -> Tensor:
+    def forward_pair(self,
+                     x: Tensor,
+                     partner_kv: Tuple[Tensor, Tensor],
+                     qkv: Optional[QKV] = None,
+                     partners: Optional[Tensor] = None) -> Tensor:
         """PWCA block (shares every weight with the SA block).
 
         Args:
             x (Tensor): Target tokens, shape (B, N, C).
-            partner_kv (tuple[Tensor, Tensor]): The partner's keys and values
-                at the same depth, each (B, heads, M, C / heads).
+            partner_kv (tuple[Tensor, Tensor]): The partners' keys and values
+                at the same depth, each (B, heads, M, C / heads), or, with
+                ``partners``, those of the batch that ``partners`` indexes.
             qkv (tuple, optional): The target's own (q, k, v) for these very
                 tokens, when SA already computed them (first block).
+            partners (Tensor, optional): Index of each target's partner into
+                ``partner_kv``, shape (B, ).
 
         Returns:
             Tensor: Target tokens after the block, shape (B, N, C).
         """
-        y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv)
+        y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv, partners=partners)
         return self._ffn(x + self.drop_path1(self.ls1(y)))
 
     def forward_cross(self, x: Tensor, index: Tensor) -> Tensor:

@@ -21,13 +21,16 @@ def attention_rollout_cls(attn_maps: Sequence[Tensor], residual: float = 0.5) ->
         residual (float): Weight of the identity. The paper uses 0.5.
 
     Returns:
-        Tensor: The CLS row of S_hat, shape (B, N); rows of S_hat sum to 1.
+        Tensor: The CLS row of S_hat, shape (B, N), float32 (also under
+        autocast); rows of S_hat sum to 1.
     """
     if len(attn_maps) == 0:
         raise ValueError('attention rollout needs at least one attention map, got none')
     B, N, _ = attn_maps[0].shape
-    row = attn_maps[0].new_zeros(B, 1, N)
-    row[:, 0, 0] = 1.
-    for attn in reversed(attn_maps):
-        row = (1. - residual) * torch.bmm(row, attn.to(row.dtype)) + residual * row
+    # float32 whatever the maps' dtype or the autocast state (autocast would run bmm in bf16/fp16)
+    with torch.autocast(attn_maps[0].device.type, enabled=False):
+        row = attn_maps[0].new_zeros(B, 1, N, dtype=torch.float32)
+        row[:, 0, 0] = 1.
+        for attn in reversed(attn_maps):
+            row = (1. - residual) * torch.bmm(row, attn.float()) + residual * row
     return row.squeeze(1)

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import init_weights_vit_timm
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..layers import DCALBlock
 
@@ -54,6 +55,9 @@ class GLCA(BaseModule):
             sets it to the backbone's ``drop_path_rate`` unless given.
         init_from_backbone (bool): Copy the last SA block and final norm when
             the backbone loads pretrained weights.
+        with_cp (bool): Gradient checkpointing of the block (only the input
+            tokens are kept; the block is recomputed in the backward pass).
+            :class:`DCAL` defaults it to the backbone's ``with_cp``.
         init_cfg (dict, optional): Initialisation config; None means timm's
             ViT initialisation.
     """
@@ -70,6 +74,7 @@ class GLCA(BaseModule):
                  qkv_bias: bool = True,
                  drop_path_rate: float = 0.,
                  init_from_backbone: bool = True,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not 0. < top_ratio <= 1.:
@@ -82,6 +87,7 @@ class GLCA(BaseModule):
         self.selection = selection
         self.readout = readout
         self.init_from_backbone = init_from_backbone
+        self.with_cp = with_cp
         self.block = DCALBlock(
             embed_dims, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=drop_path_rate,
             norm_layer=partial(nn.LayerNorm, eps=1e-6))
@@ -140,7 +146,12 @@ class GLCA(BaseModule):
                              f"score_mode={self.score_mode!r}")
         if self.selection == 'random':
             scores = torch.rand(tokens.shape[:2], device=tokens.device)
-        x = self.norm(self.block.forward_cross(tokens, self.select(scores)))
+        index = self.select(scores)
+        if self.with_cp and torch.is_grad_enabled() and tokens.requires_grad:
+            x = checkpoint(self.block.forward_cross, tokens, index, use_reentrant=False)
+        else:
+            x = self.block.forward_cross(tokens, index)
+        x = self.norm(x)
         return (x[:, 0] if self.readout == 'cls' else x.mean(dim=1), )
 
     @torch.no_grad()

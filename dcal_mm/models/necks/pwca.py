@@ -1,9 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from typing import List, Optional
 
+import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..layers.attention import QKV
 from ..utils.partners import PARTNER_POLICIES
@@ -35,12 +37,16 @@ class PWCA(BaseModule):
             the 12-block backbones, as in the paper).
         partner_policy (str): ``'random'`` (default, the paper's best),
             ``'intra'``, ``'inter'`` or ``'mixed'`` (Table 4 ablations).
+        with_cp (bool): Gradient checkpointing of each block of the target
+            stream (its input is kept, the rest recomputed in the backward
+            pass). :class:`DCAL` defaults it to the backbone's ``with_cp``.
         init_cfg (dict, optional): Unused; kept for the MM module contract.
     """
 
     def __init__(self,
                  num_blocks: Optional[int] = None,
                  partner_policy: str = 'random',
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_blocks is not None and num_blocks < 1:
@@ -49,6 +55,7 @@ class PWCA(BaseModule):
             raise ValueError(f'PWCA partner_policy must be one of {PARTNER_POLICIES}, got {partner_policy!r}')
         self.num_blocks = num_blocks
         self.partner_policy = partner_policy
+        self.with_cp = with_cp
 
     def forward(self, blocks: nn.ModuleList, x: Tensor, sa_qkv: List[QKV], partners: Tensor) -> Tensor:
         """
@@ -72,10 +79,13 @@ class PWCA(BaseModule):
             raise ValueError(f'PWCA needs SA keys/values for {num_pair} blocks, got {len(sa_qkv)}')
         partners = partners.to(x.device)
         for i, blk in enumerate(blocks):
+            with_cp = self.with_cp and torch.is_grad_enabled() and x.requires_grad
             if i >= num_pair:
-                x = blk(x)
+                x = checkpoint(blk, x, use_reentrant=False) if with_cp else blk(x)
                 continue
             _, k, v = sa_qkv[i]
-            partner_kv = (k.detach().index_select(0, partners), v.detach().index_select(0, partners))
-            x = blk.forward_pair(x, partner_kv, qkv=sa_qkv[0] if i == 0 else None)
+            # the partners' keys/values stay the batch's own SA tensors (already kept for SA's backward):
+            # the attention indexes them, it keeps no gathered copies
+            args = (x, (k.detach(), v.detach()), sa_qkv[0] if i == 0 else None, partners)
+            x = checkpoint(blk.forward_pair, *args, use_reentrant=False) if with_cp else blk.forward_pair(*args)
         return x

@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import pytest
 import torch
 from timm.layers import Attention
 
@@ -84,3 +85,66 @@ def test_self_attention_returns_its_projections():
     ref = (x @ W.T + b).unflatten(-1, (3, 4, 8)).permute(2, 0, 3, 1, 4)
     for got, want in zip((q, k, v), ref):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_merged_pair_attention_equals_concatenated_keys_with_gradients():
+    """The log-sum-exp merge (CPU) against fused SDPA over [K1; K2]: same output and same gradients for the
+    target's queries/keys/values and the weights; the partners' keys/values are context (no gradient)."""
+    attn = _attn()
+    x = torch.randn(3, 10, 32, requires_grad=True)
+    _, k_src, v_src = self_attention(attn, torch.randn(3, 7, 32))[2]
+    k_src, v_src = k_src.detach(), v_src.detach()
+    partners = torch.tensor([2, 0, 0])
+    grad_out = torch.randn(3, 10, 32)
+    results = {}
+    for impl in ('merge', 'concat'):
+        attn.zero_grad()
+        x.grad = None
+        out = pair_attention(attn, x, (k_src, v_src), partners=partners, impl=impl)
+        out.backward(grad_out)
+        results[impl] = [out.detach(), x.grad.clone()] + [p.grad.clone() for p in attn.parameters()]
+    for got, want in zip(results['merge'], results['concat']):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    # the partner index is what is used
+    other = pair_attention(attn, x, (k_src, v_src), partners=torch.tensor([1, 2, 0]), impl='merge')
+    assert (other - results['merge'][0]).abs().max() > 1e-3
+    # exact gradients of the merge itself (float64 numerical check), own keys 5, partner keys 6
+    q, k, v = (torch.randn(2, 2, 5, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    ks, vs = torch.randn(3, 2, 6, 4, dtype=torch.float64), torch.randn(3, 2, 6, 4, dtype=torch.float64)
+    from dcal_mm.models.layers.attention import _MergedPairAttention
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: _MergedPairAttention.apply(q, k, v, ks, vs, torch.tensor([2, 0]), 0.5), (q, k, v))
+
+
+def test_pair_attention_falls_back_to_concatenation_where_merge_does_not_apply():
+    attn = _attn()
+    x, x2 = torch.randn(2, 10, 32), torch.randn(2, 7, 32)
+    ref, _ = _explicit(attn, x, torch.cat([x, x2], dim=1))
+    kv = _kv(attn, x2)  # keys/values with gradient: the merge does not give the partner gradients
+    assert kv[0].requires_grad
+    torch.testing.assert_close(pair_attention(attn, x, kv), ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="impl='merge' needs"):
+        pair_attention(attn, x, kv, impl='merge')
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # bf16: concatenation
+        low = pair_attention(attn, x, tuple(t.detach() for t in kv))
+    torch.testing.assert_close(low.float(), ref, rtol=0.05, atol=0.05)
+
+
+def test_cpu_blocked_probabilities_equal_the_batched_ones():
+    from dcal_mm.models.layers import attention as attention_module
+    attn = _attn()
+    q, k, v = self_attention(attn, torch.randn(3, 37, 32))[2]
+    batched = attention_module._probs_and_output(attn, q, k, v, blocked=False)
+    blocked_default = attention_module._probs_and_output(attn, q, k, v)  # CPU: blocked
+    old = attention_module._CPU_BLOCK_FLOATS
+    attention_module._CPU_BLOCK_FLOATS = 16 * 37  # several row blocks of 16 queries
+    try:
+        blocked = attention_module._probs_and_output(attn, q, k, v, blocked=True)
+    finally:
+        attention_module._CPU_BLOCK_FLOATS = old
+    for got in (blocked_default, blocked):
+        for a, b in zip(got, batched):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    ref_probs = (q @ k.transpose(-2, -1) * attn.scale).softmax(-1)
+    torch.testing.assert_close(batched[0], ref_probs.mean(1), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(batched[1], ref_probs @ v, rtol=1e-5, atol=1e-6)
