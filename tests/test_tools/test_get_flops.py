@@ -28,9 +28,9 @@ def _run(run_tool, capsys, *args):
 
 
 def test_get_flops_counts_glca_and_the_training_step(run_tool, capsys, tmp_path):
-    # the demo: a 4-block ViT, width 64, patch 8 at 64x64 (64 patches + CLS), 10 classes
+    # the demo: a 4-block ViT, width 96, patch 8 at 64x64 (64 patches + CLS), 10 classes
     sa = _run(run_tool, capsys, '--no-train', '--cfg-options', *SA_ONLY)
-    expected = _vit_flops(65, 64, 4, 3 * 8 * 8, 10)
+    expected = _vit_flops(65, 96, 4, 3 * 8 * 8, 10)
     assert abs(sa['inference'] - expected) <= 0.0001e9  # printed with 4 decimals in GFLOPs
 
     root = make_demo_cub(str(tmp_path / 'data'), num_classes=10, train_per_class=2, test_per_class=1)

@@ -137,7 +137,10 @@ def _probs_and_output(attn: Attention,
     with torch.autocast(q.device.type, enabled=False):
         q, k = q.float(), k.float()
         v = None if v is None else v.float()
-        if not (q.device.type == 'cpu' if blocked is None else blocked):
+        if blocked is None:
+            # the per-image loops would be unrolled at the traced batch size in an ONNX / TorchScript export
+            blocked = q.device.type == 'cpu' and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+        if not blocked:
             probs = (q * attn.scale) @ k.transpose(-2, -1)
             torch.softmax(probs, dim=-1, out=probs)  # in place: no second (B, H, N, M) buffer
             return probs.mean(dim=1), (None if v is None else probs @ v)
