@@ -21,13 +21,13 @@ for TASK in fgvc reid; do
     CKPT=$(cat "$WORK_DIR/last_checkpoint")
     python tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" 2>&1 | tee "$WORK_DIR/test.log"
     SUMMARY+=(--"$TASK" "$WORK_DIR/test.log" "$SECONDS_TRAINED")
+    # four images (no pipes: with pipefail, `ls | head` can fail on SIGPIPE)
     if [ "$TASK" = fgvc ]; then
-        IMAGES=$(ls data/demo/CUB_200_2011/images/*/*.jpg | awk 'NR % 150 == 1' | head -n 4)
+        IMAGES=(data/demo/CUB_200_2011/images/00[1357].*/*_0001.jpg)
     else
-        IMAGES=$(ls data/demo/Market-1501-v15.09.15/query/*.jpg | head -n 4)
+        IMAGES=(data/demo/Market-1501-v15.09.15/query/*.jpg)
     fi
-    # shellcheck disable=SC2086
-    python tools/visualization/vis_rollout.py "$CONFIG" "$CKPT" $IMAGES --out-dir "$WORK_DIR/vis" --scale 4
+    python tools/visualization/vis_rollout.py "$CONFIG" "$CKPT" "${IMAGES[@]:0:4}" --out-dir "$WORK_DIR/vis" --scale 4
     VIS+=("$WORK_DIR/vis")
 done
 python tools/misc/demo_summary.py "${SUMMARY[@]}"
