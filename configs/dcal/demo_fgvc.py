@@ -20,13 +20,16 @@ model = dict(
     head=dict(num_classes=10, in_channels=96),
 )
 max_epochs = 40
+# lr 1e-3, a 5-epoch warm-up and gradient-norm clipping at 1.0: with lr 2e-3, a 2-epoch warm-up and no clipping,
+# seed 0 stayed at chance for all 40 epochs (README, "Demos": the ablation of this choice over seeds)
 optim_wrapper = dict(
-    optimizer=dict(lr=2e-3),
-    # at lr 2e-3 the dynamic loss weights move freely: no 100x multiplier as in the full recipe
+    optimizer=dict(lr=1e-3),
+    clip_grad=dict(max_norm=1.0),
+    # at lr 1e-3 the dynamic loss weights move freely: no 100x multiplier as in the full recipe
     paramwise_cfg=dict(custom_keys={'loss_log_vars': dict(decay_mult=0.0, lr_mult=1.0)}))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=2, end=max_epochs, convert_to_iter_based=True),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=5, end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 auto_scale_lr = dict(enable=False)

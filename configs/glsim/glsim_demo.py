@@ -1,10 +1,11 @@
 # Tiny GLSim on the generated demo CUB data (python tools/misc/make_demo_data.py): a CPU smoke run of the whole
 # pipeline (two passes, crop, aggregator, train.py/test.py), not an accuracy demo.
-# The model and optimiser of the DCAL demo (configs/dcal/demo_fgvc.py): a 4-block ViT (width 64, patch 8) from
-# scratch on 64x64 crops (an 8x8 patch grid, O = 8 of 64 patches), AdamW lr 1e-3, 2 warm-up epochs, cosine, 30
-# epochs (the GLSim SGD recipe is for fine-tuning a pretrained ViT). Measured on a shared 2-core CPU: ~3 min and
-# 12% top-1 (chance 10%); from scratch the aggregator on top of the encoder learns far slower here than a plain ViT
-# head (train loss still ~2.30 after 20 epochs where the plain ViT reached ~2.0). Use pretrained weights for more.
+# A 4-block ViT (width 64, patch 8; the DCAL demo configs/dcal/demo_fgvc.py has since moved to width 96 and a
+# convolutional stem) from scratch on 64x64 crops (an 8x8 patch grid, O = 8 of 64 patches), AdamW lr 1e-3, 2 warm-up
+# epochs, cosine, 30 epochs (the GLSim SGD recipe is for fine-tuning a pretrained ViT). Measured on a shared 2-core
+# CPU: ~3 min and 12% top-1 (chance 10%); from scratch the aggregator on top of the encoder learns far slower here
+# than a plain ViT head (train loss still ~2.30 after 20 epochs where the plain ViT reached ~2.0). Use pretrained
+# weights for more.
 _base_ = [
     '../_base_/models/glsim_vit-b.py',
     '../_base_/datasets/demo_cub.py',

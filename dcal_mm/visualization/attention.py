@@ -4,7 +4,7 @@ attention rollout of any ViT backbone (SA-only too), the patches GLCA
 selects, GLSim's crop box, RGA's spatial attention and CLAN's cross-layer
 spatial maps (CLSA)."""
 from collections import OrderedDict
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -152,3 +152,37 @@ def render_attention(view: np.ndarray, maps: Dict[str, Tensor], index: int = 0) 
         else:
             panels.append(_heat(view, value.float().numpy()))
     return np.concatenate(panels, axis=1)
+
+
+def save_attention_picture(model: nn.Module,
+                           pipeline: Callable,
+                           path: str,
+                           out_file: str,
+                           keys: Optional[Sequence[str]] = None,
+                           scale: int = 1) -> Dict[str, Tensor]:
+    """Write the :func:`render_attention` panels of one image file as a PNG.
+
+    Args:
+        model (nn.Module): The model, in eval mode, on its device.
+        pipeline (Callable): The test pipeline, from ``LoadImageFromFile`` on.
+        path (str): Image file.
+        out_file (str): PNG to write.
+        keys (Sequence[str], optional): Draw only these of the maps the model
+            has (all when None); an error if none of them is left.
+        scale (int): Upscale factor of the panels (nearest neighbour).
+
+    Returns:
+        dict[str, Tensor]: The maps drawn.
+    """
+    inputs, view = load_view(model, pipeline, path)
+    maps = attention_maps(model, inputs.to(next(model.parameters()).device))
+    if keys is not None:
+        maps = {k: v for k, v in maps.items() if k in keys}
+    if not maps:
+        raise ValueError(f'{type(model).__name__} has no attention map to show'
+                         + (f' among {", ".join(keys)}' if keys is not None else ''))
+    panel = render_attention(view, maps)
+    if scale > 1:
+        panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(out_file, panel)
+    return maps

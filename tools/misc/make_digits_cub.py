@@ -7,8 +7,7 @@ x (60 train + 15 test) images, like the demo set, upsampled from 8x8 to 64x64 (b
 
 Example:
     python tools/misc/make_digits_cub.py data/digits
-    python tools/train.py configs/dcal/demo_fgvc.py --cfg-options \
-        train_dataloader.dataset.data_root=data/digits/CUB_200_2011 val_dataloader.dataset.data_root=...
+    python tools/train.py configs/dcal/demo_fgvc.py --data-root data/digits/CUB_200_2011
 """
 import argparse
 import os

@@ -15,12 +15,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import cv2  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.visualization import attention_maps, load_view, render_attention  # noqa: E402
+from dcal_mm.visualization import save_attention_picture  # noqa: E402
 
 
 def parse_args():
@@ -40,15 +39,8 @@ def main():
     model, pipeline = build_inference_model(args.config, args.checkpoint, args.device, args.cfg_options)
     os.makedirs(args.out_dir, exist_ok=True)
     for path in args.images:
-        inputs, view = load_view(model, pipeline, path)
-        maps = attention_maps(model, inputs.to(args.device))
-        if not maps:
-            raise ValueError(f'{args.config}: {type(model).__name__} has no attention map to show')
-        panel = render_attention(view, maps)
-        if args.scale > 1:
-            panel = cv2.resize(panel, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST)
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_attention.png')
-        cv2.imwrite(out, panel)
+        maps = save_attention_picture(model, pipeline, path, out, scale=args.scale)
         print(f'{path}: {", ".join(maps)} -> {out}')
 
 

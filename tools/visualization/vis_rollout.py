@@ -16,12 +16,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import cv2  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.visualization import attention_maps, load_view, render_attention  # noqa: E402
+from dcal_mm.visualization import save_attention_picture  # noqa: E402
 
 
 def parse_args():
@@ -40,18 +39,12 @@ def main():
     args = parse_args()
     model, pipeline = build_inference_model(args.config, args.checkpoint, args.device, args.cfg_options)
     os.makedirs(args.out_dir, exist_ok=True)
+    if not hasattr(getattr(model, 'backbone', None), 'forward_tokens'):
+        raise ValueError(f'{args.config}: {type(model).__name__} has no ViT backbone, so no attention rollout; '
+                         'use tools/visualization/vis_attention.py')
     for path in args.images:
-        inputs, view = load_view(model, pipeline, path)
-        maps = attention_maps(model, inputs.to(args.device))
-        if 'rollout' not in maps:
-            raise ValueError(f'{args.config}: {type(model).__name__} has no ViT backbone, so no attention rollout; '
-                             'use tools/visualization/vis_attention.py')
-        maps = {k: v for k, v in maps.items() if k in ('rollout', 'glca')}
-        panel = render_attention(view, maps)
-        if args.scale > 1:
-            panel = cv2.resize(panel, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST)
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_rollout.png')
-        cv2.imwrite(out, panel)
+        maps = save_attention_picture(model, pipeline, path, out, keys=('rollout', 'glca'), scale=args.scale)
         what = f'{int(maps["glca"][0].sum())} patches selected' if 'glca' in maps else 'no GLCA'
         print(f'{path}: {what} -> {out}')
 
