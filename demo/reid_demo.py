@@ -7,7 +7,7 @@ rank-list PNG per query (query framed blue, gallery in rank order with the simil
 Example:
     python demo/reid_demo.py data/demo/Market-1501-v15.09.15/query/0003_c2s1_014840_00.jpg \\
         data/demo/Market-1501-v15.09.15/bounding_box_test configs/dcal/demo_reid.py \\
-        --checkpoint work_dirs/demo_reid/epoch_40.pth --out-dir reid_demo/
+        --checkpoint work_dirs/demo_reid/epoch_100.pth --out-dir reid_demo/
 """
 import argparse
 import os

@@ -18,7 +18,7 @@ the name: ``out.pth`` becomes ``out-1a2b3c4d.pth``.
 
 Example::
 
-    python tools/publish_model.py work_dirs/demo_fgvc/epoch_40.pth dcal_demo.pth
+    python tools/publish_model.py work_dirs/demo_fgvc/epoch_30.pth dcal_demo.pth
 """
 import argparse
 import hashlib

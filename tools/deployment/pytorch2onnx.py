@@ -8,7 +8,7 @@ The check runs another batch size than the export's, so the dynamic axis is exer
 difference; the exit code is 1 if it exceeds --atol. Needs the `deploy` extra (onnx, onnxruntime).
 
 Example:
-    python tools/deployment/pytorch2onnx.py configs/dcal/demo_reid.py work_dirs/demo_reid/epoch_40.pth \\
+    python tools/deployment/pytorch2onnx.py configs/dcal/demo_reid.py work_dirs/demo_reid/epoch_100.pth \\
         --output-file demo_reid.onnx
 """
 import argparse

@@ -8,7 +8,7 @@ Features come from the model (the test dataloader through ``model.test_step``, a
 features). Writes ``rank_<query index>_<name>.png`` per query and ``ranks.json`` (the ranked lists).
 
 Examples:
-    python tools/visualization/vis_rank.py configs/dcal/demo_reid.py work_dirs/demo_reid/epoch_40.pth --out-dir vis/
+    python tools/visualization/vis_rank.py configs/dcal/demo_reid.py work_dirs/demo_reid/epoch_100.pth --out-dir vis/
     python tools/test.py configs/dcal/demo_reid.py CKPT --out feats.pkl
     python tools/visualization/vis_rank.py --dump feats.pkl --out-dir vis/ --topk 5 --queries 0 7 12
 """

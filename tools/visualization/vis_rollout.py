@@ -6,7 +6,7 @@ patches (jet colour map, blended), and the image with the GLCA query patches out
 SA baseline, GLSim) gets the first two. tools/visualization/vis_attention.py draws every method's maps.
 
 Example:
-    python tools/visualization/vis_rollout.py configs/dcal/demo_fgvc.py work_dirs/demo_fgvc/epoch_40.pth \\
+    python tools/visualization/vis_rollout.py configs/dcal/demo_fgvc.py work_dirs/demo_fgvc/epoch_30.pth \\
         data/demo/CUB_200_2011/images/001.Bar_Crown/*.jpg --out-dir vis/
 """
 import argparse
