@@ -1,6 +1,7 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Ablation of DCAL's parts on the demo sets: train each variant with several seeds through tools/train.py and
-print mean +- std of the final evaluation.
+print mean +- std of the final evaluation, and, when the runs validate more than once (train_cfg.val_interval),
+the mean of the first metric at every validated epoch (how fast each variant learns).
 
 Variants (every one trained with the demo config's recipe, only the model changes):
     baseline      SA only (the plain ViT)
@@ -66,6 +67,12 @@ def final_metrics(log: str, keys) -> dict:
     return out
 
 
+def learning_curve(log: str, key: str) -> dict:
+    """``{epoch: value}`` of ``key`` at every validation of the training log (learning speed, where the final value
+    saturates)."""
+    return {int(e): float(v) for e, v in re.findall(rf'Epoch\(val\) \[(\d+)\]\S* +{re.escape(key)}: ([0-9.]+)', log)}
+
+
 def train(demo: str, variant: str, seed: int, args) -> dict:
     work_dir = osp.join(args.work_dir, demo, variant, f'seed{seed}')
     cmd = [sys.executable, 'tools/train.py', CONFIGS[demo], '--work-dir', work_dir, '--cfg-options',
@@ -77,7 +84,8 @@ def train(demo: str, variant: str, seed: int, args) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}')
     result = dict(demo=demo, variant=variant, seed=seed, seconds=time.time() - start,
-                  **final_metrics(proc.stdout + proc.stderr, METRICS[demo]))
+                  **final_metrics(proc.stdout + proc.stderr, METRICS[demo]),
+                  curve=learning_curve(proc.stdout + proc.stderr, METRICS[demo][0]))
     print(json.dumps(result), flush=True)
     return result
 
@@ -95,6 +103,21 @@ def summarise(runs, demos, variants) -> list:
     return rows
 
 
+def print_curves(runs, demos, variants) -> None:
+    """Mean of the first metric at every validated epoch, when the runs validated more than once."""
+    for demo in demos:
+        epochs = sorted({e for r in runs if r['demo'] == demo for e in r['curve']})
+        if len(epochs) < 2:
+            continue
+        print(f'\n{METRICS[demo][0]} (mean over seeds) at epoch')
+        print(f'| {demo} variant | ' + ' | '.join(map(str, epochs)) + ' |')
+        print('|---|' + '---|' * len(epochs))
+        for variant in variants:
+            sel = [r['curve'] for r in runs if r['demo'] == demo and r['variant'] == variant]
+            cells = [statistics.mean(c[e] for c in sel) if all(e in c for c in sel) else float('nan') for e in epochs]
+            print(f'| {variant} | ' + ' | '.join(f'{c:.1f}' for c in cells) + ' |')
+
+
 def main():
     args = parse_args()
     jobs = [(d, v, s) for d in args.demos for v in args.variants for s in args.seeds]
@@ -110,6 +133,7 @@ def main():
             if row['demo'] == demo:
                 cells = ' | '.join(f'{row[k][0]:.1f} +- {row[k][1]:.1f}' for k in keys)
                 print(f'| {row["variant"]} | {cells} |')
+    print_curves(runs, args.demos, args.variants)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(runs=runs, summary=rows), f, indent=2)
