@@ -1,4 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
+import importlib.util
 import os
 import os.path as osp
 import runpy
@@ -28,3 +29,17 @@ def _run_tool(args):
 @pytest.fixture
 def run_tool():
     return _run_tool
+
+
+def _load_tool(path):
+    """Import a tool script (``tools/...py``, relative to the repository) as a module, for its functions."""
+    spec = importlib.util.spec_from_file_location('_dcal_tool_' + osp.splitext(osp.basename(path))[0],
+                                                  osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def load_tool():
+    return _load_tool
