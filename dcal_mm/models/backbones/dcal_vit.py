@@ -9,11 +9,10 @@ from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 from timm.models.vision_transformer_hybrid import ConvStem
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 
 from ..layers import DCALBlock, attention_rollout_cls
 from ..layers.attention import attention_map
-from ..utils import load_pretrained_vit
+from ..utils import checkpointed, load_pretrained_vit
 
 # arch -> timm model (same weights names, so timm files load as they are)
 TIMM_ARCHS = {
@@ -255,7 +254,7 @@ class DCALViT(BaseBackbone):
                 glca_in = x
             want_map = need_map and first_map <= i < self.rollout_depth
             if self.with_cp and torch.is_grad_enabled() and x.requires_grad:
-                x, _, qkv = checkpoint(blk.forward_sa, x, use_reentrant=False)
+                x, _, qkv = checkpointed(blk, x, fn=blk.forward_sa)
                 attn = attention_map(blk.attn, qkv[0], qkv[1]) if want_map else None
             else:
                 x, attn, qkv = blk.forward_sa(x, return_attn=want_map)

@@ -8,9 +8,9 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from timm.models.vision_transformer import init_weights_vit_timm
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from ..layers import DCALBlock
+from ..utils import checkpointed
 
 
 @MODELS.register_module()
@@ -148,7 +148,7 @@ class GLCA(BaseModule):
             scores = torch.rand(tokens.shape[:2], device=tokens.device)
         index = self.select(scores)
         if self.with_cp and torch.is_grad_enabled() and tokens.requires_grad:
-            x = checkpoint(self.block.forward_cross, tokens, index, use_reentrant=False)
+            x = checkpointed(self.block, tokens, index, fn=self.block.forward_cross)
         else:
             x = self.block.forward_cross(tokens, index)
         x = self.norm(x)

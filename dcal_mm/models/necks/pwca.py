@@ -5,10 +5,9 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from ..layers.attention import QKV
-from ..utils.partners import PARTNER_POLICIES
+from ..utils import PARTNER_POLICIES, checkpointed
 
 
 @MODELS.register_module()
@@ -81,11 +80,11 @@ class PWCA(BaseModule):
         for i, blk in enumerate(blocks):
             with_cp = self.with_cp and torch.is_grad_enabled() and x.requires_grad
             if i >= num_pair:
-                x = checkpoint(blk, x, use_reentrant=False) if with_cp else blk(x)
+                x = checkpointed(blk, x) if with_cp else blk(x)
                 continue
             _, k, v = sa_qkv[i]
             # the partners' keys/values stay the batch's own SA tensors (already kept for SA's backward):
             # the attention indexes them, it keeps no gathered copies
             args = (x, (k.detach(), v.detach()), sa_qkv[0] if i == 0 else None, partners)
-            x = checkpoint(blk.forward_pair, *args, use_reentrant=False) if with_cp else blk.forward_pair(*args)
+            x = checkpointed(blk, *args, fn=blk.forward_pair) if with_cp else blk.forward_pair(*args)
         return x
