@@ -7,13 +7,14 @@ import re
 
 import cv2
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 import dcal_mm  # noqa: F401
 from dcal_mm.apis import build_inference_model
 from dcal_mm.datasets import make_demo_cub, make_demo_market1501
-from dcal_mm.visualization import attention_maps, cell_origin, load_view
+from dcal_mm.visualization import attention_maps, cell_origin, load_view, save_attention_picture
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -130,3 +131,15 @@ def test_vis_attention_tool(run_tool, tmp_path, capsys):
               str(tmp_path / 'vis'), '--scale', '2'])
     assert 'rollout, glca' in capsys.readouterr().out
     assert cv2.imread(str(tmp_path / 'vis' / 'person_attention.png')).shape == (128, 3 * 64, 3)
+
+
+def test_save_attention_picture_draws_only_the_asked_maps(tmp_path):
+    img = str(tmp_path / 'person.jpg')
+    cv2.imwrite(img, np.random.default_rng(0).integers(0, 255, (70, 30, 3), dtype=np.uint8))
+    model, pipeline = build_inference_model(osp.join(REPO, 'configs/dcal/demo_reid.py'))
+    out = str(tmp_path / 'rollout.png')
+    maps = save_attention_picture(model, pipeline, img, out, keys=('rollout', ), scale=3)
+    assert list(maps) == ['rollout']
+    assert cv2.imread(out).shape == (3 * 64, 3 * 2 * 32, 3)  # the view and one panel, 3x
+    with pytest.raises(ValueError, match='DCAL has no attention map to show among glsim_box'):
+        save_attention_picture(model, pipeline, img, out, keys=('glsim_box', ))
