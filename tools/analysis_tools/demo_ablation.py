@@ -3,18 +3,32 @@
 print mean +- std of the final evaluation, and, when the runs validate more than once (train_cfg.val_interval),
 the mean of the first metric at every validated epoch (how fast each variant learns).
 
-Variants (every one trained with the demo config's recipe, only the model changes):
-    baseline      SA only (the plain ViT)
-    dcal          SA + GLCA (rollout selection, mean readout) + PWCA
-    random-sel    DCAL with R random GLCA queries instead of the rollout's top R
-    cls-readout   DCAL with the GLCA feature read from a CLS query (selection-invariant)
-    no-pwca       SA + GLCA
-    no-glca       SA + PWCA
-    pwca-all      DCAL with PWCA in every block (the paper's T; the demo configs use T = 1)
+Two regimes (``--regime``): ``scratch`` trains the demo configs (configs/dcal/demo_{fgvc,reid}.py, PWCA in the
+first block) from random weights; ``finetune`` (the paper's regime) fine-tunes configs/dcal/demo_{fgvc,reid}_finetune.py
+(PWCA in every block) from pretrained/demo_vit.pth (python tools/misc/make_pretrained_demo.py).
+
+Variants (every one trained with the regime's config and recipe, only the model or the batch composition changes):
+    baseline               SA only (the plain ViT)
+    dcal                   SA + GLCA (rollout selection, mean readout) + PWCA, as the config has it
+    t1                     DCAL with PWCA in the first block only (T = 1)
+    pwca-all               DCAL with PWCA in every block (the paper's T)
+    random-sel             DCAL with R random GLCA queries instead of the rollout's top R
+    cls-readout            DCAL with the GLCA feature read from a CLS query (selection-invariant)
+    no-pwca                SA + GLCA
+    no-glca                SA + PWCA
+    partner-sa             partner keys/values from the partner's SA stream, with gradient
+    partner-sa-detached    ... from its SA stream, detached (context only)
+    partner-pwca           ... from its PWCA stream, with gradient
+    partner-pwca-detached  ... from its PWCA stream, detached
+    pairs-random, pairs-intra, pairs-inter, pairs-mixed
+                           the paper's Table 4 partner policies, all on batches where every image has a same-class
+                           and an other-class partner (FGVC: configs/dcal/demo_fgvc_finetune_pairs.py, 8 classes x 2
+                           images; Re-ID: the P x K batches the config already has); finetune regime only
 
 Example (both demos, 3 seeds, 2 trainings at a time, one thread each):
     python tools/misc/make_demo_data.py --overwrite
-    python tools/analysis_tools/demo_ablation.py --demos fgvc reid --seeds 0 1 2 --jobs 2
+    python tools/misc/make_pretrained_demo.py
+    python tools/analysis_tools/demo_ablation.py --regime finetune --demos fgvc reid --seeds 0 1 2 --jobs 2
 """
 import argparse
 import json
@@ -28,7 +42,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = dict(fgvc='configs/dcal/demo_fgvc.py', reid='configs/dcal/demo_reid.py')
+CONFIGS = dict(
+    scratch=dict(fgvc='configs/dcal/demo_fgvc.py', reid='configs/dcal/demo_reid.py'),
+    finetune=dict(fgvc='configs/dcal/demo_fgvc_finetune.py', reid='configs/dcal/demo_reid_finetune.py'))
+# batches where every policy finds partners (the Re-ID configs' P x K batches already do)
+PAIR_CONFIGS = dict(fgvc='configs/dcal/demo_fgvc_finetune_pairs.py', reid='configs/dcal/demo_reid_finetune.py')
 METRICS = dict(fgvc=('accuracy/top1', ), reid=('reid/mAP', 'reid/Rank-1'))
 _NO_GLCA = ['model.glca=None', 'model.head.with_glca=False', 'model.head.predict_mode=sa']
 _NO_PWCA = ['model.pwca=None', 'model.head.with_pwca=False']
@@ -39,13 +57,33 @@ VARIANTS = {
     'cls-readout': ['model.glca.readout=cls'],
     'no-pwca': _NO_PWCA,
     'no-glca': _NO_GLCA,
+    't1': ['model.pwca.num_blocks=1'],
     'pwca-all': ['model.pwca.num_blocks=None'],
 }
+for _stream in ('sa', 'pwca'):
+    for _detach in (False, True):
+        VARIANTS[f'partner-{_stream}' + ('-detached' if _detach else '')] = [
+            f'model.pwca.partner_stream={_stream}', f'model.pwca.detach_partner={_detach}']
+PAIR_VARIANTS = {f'pairs-{policy}': [f'model.pwca.partner_policy={policy}']
+                 for policy in ('random', 'intra', 'inter', 'mixed')}
+VARIANTS.update(PAIR_VARIANTS)
+
+
+def config_for(regime: str, demo: str, variant: str) -> str:
+    """The config a variant trains."""
+    if variant in PAIR_VARIANTS:
+        if regime != 'finetune':
+            raise ValueError(f'variant {variant} (partner policies on paired batches) runs in the finetune regime only')
+        return PAIR_CONFIGS[demo]
+    return CONFIGS[regime][demo]
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='DCAL ablation on the demo sets')
-    parser.add_argument('--demos', nargs='+', choices=sorted(CONFIGS), default=['fgvc', 'reid'])
+    parser.add_argument('--regime', choices=sorted(CONFIGS), default='scratch',
+                        help='scratch: the demo configs from random weights; finetune: the *_finetune configs from '
+                        'pretrained/demo_vit.pth')
+    parser.add_argument('--demos', nargs='+', choices=sorted(METRICS), default=['fgvc', 'reid'])
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
                         default=['baseline', 'dcal', 'random-sel', 'no-pwca', 'no-glca'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
@@ -74,8 +112,8 @@ def learning_curve(log: str, key: str) -> dict:
 
 
 def train(demo: str, variant: str, seed: int, args) -> dict:
-    work_dir = osp.join(args.work_dir, demo, variant, f'seed{seed}')
-    cmd = [sys.executable, 'tools/train.py', CONFIGS[demo], '--work-dir', work_dir, '--cfg-options',
+    work_dir = osp.join(args.work_dir, args.regime, demo, variant, f'seed{seed}')
+    cmd = [sys.executable, 'tools/train.py', config_for(args.regime, demo, variant), '--work-dir', work_dir, '--cfg-options',
            f'randomness.seed={seed}', 'default_hooks.checkpoint.save_best=None', *VARIANTS[variant],
            *args.cfg_options]
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
@@ -121,6 +159,8 @@ def print_curves(runs, demos, variants) -> None:
 def main():
     args = parse_args()
     jobs = [(d, v, s) for d in args.demos for v in args.variants for s in args.seeds]
+    for demo, variant, _ in jobs:  # a variant the regime cannot run fails now, not after hours of the others
+        config_for(args.regime, demo, variant)
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(lambda j: train(*j, args), jobs))
     rows = summarise(runs, args.demos, args.variants)

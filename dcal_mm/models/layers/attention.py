@@ -168,15 +168,17 @@ class _MergedPairAttention(torch.autograd.Function):
     """softmax([Q K^T, Q K2^T] * scale) [V; V2] without concatenating keys.
 
     K2, V2 are the partners' keys/values, ``k_src[partners]`` and
-    ``v_src[partners]``, context without gradient. The forward runs two fused
-    CPU attentions (own keys, partner keys) that return their log-sum-exp
-    and merges them: with L = logaddexp(L1, L2),
-    O = exp(L1 - L) O1 + exp(L2 - L) O2, which is exactly the softmax over
-    both key sets. The backward is that of the joint softmax: the fused
-    backward of the own keys with the merged (O, L) gives dQ1, dK, dV; the
-    partner keys only need dQ2 = scale * (P2 * (dO V2^T - D)) K2 with
-    P2 = exp(scale * Q K2^T - L), D = rowsum(dO * O), three matrix products
-    instead of the fused kernel's five (no dK2, dV2). Only the (cheap to keep)
+    ``v_src[partners]``. The forward runs two fused CPU attentions (own keys,
+    partner keys) that return their log-sum-exp and merges them: with
+    L = logaddexp(L1, L2), O = exp(L1 - L) O1 + exp(L2 - L) O2, which is
+    exactly the softmax over both key sets. The backward is that of the joint
+    softmax: the fused backward of the own keys with the merged (O, L) gives
+    dQ1, dK, dV; the partner half, per image and head, recomputes
+    P2 = exp(scale * Q K2^T - L) and, with D = rowsum(dO * O), gives
+    dQ2 = scale * (P2 * (dO V2^T - D)) K2 and, only when the source
+    keys/values need a gradient (a partner that is not detached), its
+    dK2 = scale * (P2 * (dO V2^T - D))^T Q and dV2 = P2^T dO, added into the
+    partner's rows of ``k_src`` / ``v_src`` (two more products). Only the
     source keys/values and the index are saved, never gathered copies.
     """
 
@@ -196,18 +198,25 @@ class _MergedPairAttention(torch.autograd.Function):
         q, k, v, k_src, v_src, partners, out, lse = ctx.saved_tensors
         scale = ctx.scale
         dq, dk, dv = _flash_cpu_backward(grad, q, k, v, out, lse, 0., False, scale=scale)
+        src_grads = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
+        dk_src = torch.zeros_like(k_src) if src_grads else None
+        dv_src = torch.zeros_like(v_src) if src_grads else None
         rowdot = (grad * out).sum(-1, keepdim=True).to(q.dtype)
-        neg_lse = lse.unsqueeze(-1).to(q.dtype)
+        lse = lse.unsqueeze(-1).to(q.dtype)
         # One (N, M) block per image and head: the products read the strided
         # per-head views directly (no gathered or transposed copies) and the
         # block stays in cache for the elementwise steps.
         for b, p in enumerate(partners.tolist()):
             for h in range(q.shape[1]):
                 k2, v2 = k_src[p, h], v_src[p, h]
-                probs = torch.addmm(neg_lse[b, h], q[b, h], k2.t(), beta=-1, alpha=scale).exp_()
-                dprobs = torch.addmm(rowdot[b, h], grad[b, h], v2.t(), beta=-1)
-                dq[b, h].addmm_(probs.mul_(dprobs), k2, alpha=scale)
-        return dq, dk, dv, None, None, None, None
+                probs = torch.addmm(lse[b, h], q[b, h], k2.t(), beta=-1, alpha=scale).exp_()
+                if src_grads:
+                    dv_src[p, h].addmm_(probs.t(), grad[b, h])
+                dscores = probs.mul_(torch.addmm(rowdot[b, h], grad[b, h], v2.t(), beta=-1))
+                dq[b, h].addmm_(dscores, k2, alpha=scale)
+                if src_grads:
+                    dk_src[p, h].addmm_(dscores.t(), q[b, h], alpha=scale)
+        return dq, dk, dv, dk_src, dv_src, None, None
 
 
 _flash_cpu = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
@@ -218,30 +227,30 @@ PAIR_IMPLS = ('auto', 'merge', 'concat')
 def _can_merge(attn: Attention, q: Tensor, k: Tensor, v: Tensor, k_src: Tensor, v_src: Tensor) -> bool:
     tensors = (q, k, v, k_src, v_src)
     return (all(t.device.type == 'cpu' and t.dtype in (torch.float32, torch.float64) for t in tensors)
-            and len({t.dtype for t in tensors}) == 1 and not k_src.requires_grad and not v_src.requires_grad
-            and not (attn.training and attn.attn_drop.p > 0))
+            and len({t.dtype for t in tensors}) == 1 and not (attn.training and attn.attn_drop.p > 0))
 
 
 def pair_attention(attn: Attention,
                    x: Optional[Tensor],
-                   partner_kv: Tuple[Tensor, Tensor],
+                   partner_kv: Optional[Tuple[Tensor, Tensor]] = None,
                    qkv: Optional[QKV] = None,
                    partners: Optional[Tensor] = None,
-                   impl: str = 'auto') -> Tensor:
+                   impl: str = 'auto',
+                   detach_partner: bool = False) -> Tensor:
     """Pair-wise cross-attention (PWCA, Eq. 4 of DCAL).
 
     Queries come from ``x``; keys and values are [K1; K2] and [V1; V2] of
     ``x`` and its partner, with one softmax over both.
 
-    Two implementations give the same result:
+    Two implementations give the same result and the same gradients:
 
     * ``'concat'``: fused SDPA over the concatenated keys/values (any device,
       dtype and dropout);
     * ``'merge'``: the two key sets attended separately and merged through
-      their log-sum-exp (:class:`_MergedPairAttention`), with a backward
-      that skips the partner's key/value gradients, and no concatenated or
-      gathered copies kept for the backward. CPU, float32/float64, no
-      attention dropout, partner keys/values without gradient.
+      their log-sum-exp (:class:`_MergedPairAttention`), with no concatenated
+      or gathered copies kept for the backward, whose partner half computes
+      the partner's key/value gradients only when they are needed. CPU,
+      float32/float64, no attention dropout.
 
     ``'auto'`` takes ``'merge'`` where it applies, else ``'concat'``.
 
@@ -249,16 +258,19 @@ def pair_attention(attn: Attention,
         attn (Attention): The (shared) timm attention module.
         x (Tensor, optional): Normalised tokens of the target, shape
             (B, N, C). May be None when ``qkv`` is given.
-        partner_kv (tuple[Tensor, Tensor]): The partners' keys and values,
-            each (B, heads, M, C / heads); with ``partners``, the keys and
-            values of the batch (B', heads, M, C / heads) that ``partners``
-            indexes.
+        partner_kv (tuple[Tensor, Tensor], optional): The keys and values
+            (B', heads, M, C / heads) that ``partners`` indexes (with
+            ``partners=None``: the partners' own, B' = B). None: the keys and
+            values of ``x`` itself, so each target attends to its partner's
+            tokens of the same stream.
         qkv (tuple, optional): The target's own (q, k, v) when already
             computed from the same normalised tokens (the first block, where
             the PWCA stream and SA read the same embedding).
         partners (Tensor, optional): Index into ``partner_kv`` of each
             target's partner, shape (B, ).
         impl (str): ``'auto'``, ``'merge'`` or ``'concat'``.
+        detach_partner (bool): Stop the gradient through the partner's keys
+            and values (the partner is then context only).
 
     Returns:
         Tensor: Shape (B, N, C).
@@ -267,13 +279,15 @@ def pair_attention(attn: Attention,
     if impl not in PAIR_IMPLS:
         raise ValueError(f'pair_attention impl must be one of {PAIR_IMPLS}, got {impl!r}')
     q, k, v = _qkv_proj(attn, x) if qkv is None else qkv
-    k_src, v_src = partner_kv
+    k_src, v_src = (k, v) if partner_kv is None else partner_kv
+    if detach_partner:
+        k_src, v_src = k_src.detach(), v_src.detach()
     if partners is None:
         partners = torch.arange(k_src.shape[0], device=k_src.device)
     mergeable = _can_merge(attn, q, k, v, k_src, v_src)
     if impl == 'merge' and not mergeable:
-        raise ValueError("pair_attention impl='merge' needs CPU float32/float64 tensors, no attention dropout and "
-                         'partner keys/values without gradient')
+        raise ValueError("pair_attention impl='merge' needs CPU float32/float64 tensors of one dtype and no "
+                         'attention dropout')
     if impl != 'concat' and mergeable:
         out = _MergedPairAttention.apply(q, k, v, k_src, v_src, partners.to(k_src.device), attn.scale)
     else:

@@ -39,25 +39,30 @@ class DCALBlock(Block):
 
     def forward_pair(self,
                      x: Tensor,
-                     partner_kv: Tuple[Tensor, Tensor],
+                     partner_kv: Optional[Tuple[Tensor, Tensor]] = None,
                      qkv: Optional[QKV] = None,
-                     partners: Optional[Tensor] = None) -> Tensor:
+                     partners: Optional[Tensor] = None,
+                     detach_partner: bool = False) -> Tensor:
         """PWCA block (shares every weight with the SA block).
 
         Args:
             x (Tensor): Target tokens, shape (B, N, C).
-            partner_kv (tuple[Tensor, Tensor]): The partners' keys and values
-                at the same depth, each (B, heads, M, C / heads), or, with
-                ``partners``, those of the batch that ``partners`` indexes.
+            partner_kv (tuple[Tensor, Tensor], optional): The keys and values
+                (B', heads, M, C / heads) that ``partners`` indexes, e.g. the
+                batch's SA keys/values at the same depth; None: those of
+                ``x`` itself (partners from the same stream).
             qkv (tuple, optional): The target's own (q, k, v) for these very
                 tokens, when SA already computed them (first block).
             partners (Tensor, optional): Index of each target's partner into
-                ``partner_kv``, shape (B, ).
+                the keys/values, shape (B, ).
+            detach_partner (bool): No gradient through the partner's
+                keys/values.
 
         Returns:
             Tensor: Target tokens after the block, shape (B, N, C).
         """
-        y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv, partners=partners)
+        y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv, partners=partners,
+                           detach_partner=detach_partner)
         return self._ffn(x + self.drop_path1(self.ls1(y)))
 
     def forward_cross(self, x: Tensor, index: Tensor) -> Tensor:

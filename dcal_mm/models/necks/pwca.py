@@ -19,32 +19,49 @@ class PWCA(BaseModule):
     target; its partner is another image of the same batch
     (:func:`draw_partners`). The target stream starts from the target's
     embedded tokens and, in each of the first T blocks, attends to
-    [K1; K2], [V1; V2], where the partner's keys/values are those its own SA
-    pass computed at the same depth. Blocks after the first T run as plain
-    SA.
+    [K1; K2], [V1; V2], K2 and V2 being the partner's keys/values at the
+    same depth. Blocks after the first T run as plain SA.
 
-    Our choices where the paper is silent: partners come from the same
-    batch (the paper samples "two images from the same training set"; an
-    in-batch partner is the same distribution without a second forward or
-    image decode); the partner's keys and values are taken from its SA
-    stream and detached, so the partner is context only and the shared
-    weights learn through the target's stream; in the first block the
-    target's own projections are SA's (same tokens, same weights).
+    Our choices where the paper is silent (it computes Q, K, V "separately
+    for both images" and says nothing of the stream or of a stop-gradient):
+
+    * partners come from the same batch (the paper samples "two images from
+      the same training set"; an in-batch partner is the same distribution
+      without a second forward or image decode);
+    * ``partner_stream``: the partner's keys/values come from its SA stream
+      (``'sa'``) or from its own PWCA stream (``'pwca'``: every image of the
+      batch is a target, so that stream exists at every depth too); either
+      way no extra forward is needed;
+    * ``detach_partner``: whether the gradient flows into the partner's
+      keys/values;
+    * in the first block the target's own projections are SA's (same
+      tokens, same weights).
+
+    The defaults follow the ablation in the README ("Ablation after
+    pretraining"): see there for the evidence.
 
     Args:
         num_blocks (int, optional): T. Defaults to all blocks (T = 12 for
             the 12-block backbones, as in the paper).
         partner_policy (str): ``'random'`` (default, the paper's best),
-            ``'intra'``, ``'inter'`` or ``'mixed'`` (Table 4 ablations).
+            ``'intra'``, ``'inter'`` or ``'mixed'`` (Table 4 ablations; they
+            need batches where every image has an allowed partner, e.g.
+            ``PairSampler`` or ``PKSampler``).
+        partner_stream (str): ``'sa'`` (default) or ``'pwca'``, see above.
+        detach_partner (bool): Stop the gradient through the partner's
+            keys/values. Defaults to False.
         with_cp (bool): Gradient checkpointing of each block of the target
             stream (its input is kept, the rest recomputed in the backward
             pass). :class:`DCAL` defaults it to the backbone's ``with_cp``.
         init_cfg (dict, optional): Unused; kept for the MM module contract.
     """
+    PARTNER_STREAMS = ('sa', 'pwca')
 
     def __init__(self,
                  num_blocks: Optional[int] = None,
                  partner_policy: str = 'random',
+                 partner_stream: str = 'sa',
+                 detach_partner: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -52,8 +69,14 @@ class PWCA(BaseModule):
             raise ValueError(f'PWCA num_blocks must be >= 1, got {num_blocks}')
         if partner_policy not in PARTNER_POLICIES:
             raise ValueError(f'PWCA partner_policy must be one of {PARTNER_POLICIES}, got {partner_policy!r}')
+        if partner_stream not in self.PARTNER_STREAMS:
+            raise ValueError(f'PWCA partner_stream must be one of {self.PARTNER_STREAMS}, got {partner_stream!r}')
+        if not isinstance(detach_partner, bool):
+            raise ValueError(f'PWCA detach_partner must be True or False, got {detach_partner!r}')
         self.num_blocks = num_blocks
         self.partner_policy = partner_policy
+        self.partner_stream = partner_stream
+        self.detach_partner = detach_partner
         self.with_cp = with_cp
 
     def forward(self, blocks: nn.ModuleList, x: Tensor, sa_qkv: List[QKV], partners: Tensor) -> Tensor:
@@ -82,9 +105,9 @@ class PWCA(BaseModule):
             if i >= num_pair:
                 x = checkpointed(blk, x) if with_cp else blk(x)
                 continue
-            _, k, v = sa_qkv[i]
-            # the partners' keys/values stay the batch's own SA tensors (already kept for SA's backward):
-            # the attention indexes them, it keeps no gathered copies
-            args = (x, (k.detach(), v.detach()), sa_qkv[0] if i == 0 else None, partners)
+            # the partners' keys/values are the batch's own tensors (SA's, already kept for SA's backward, or this
+            # stream's): the attention indexes them, it keeps no gathered copies
+            partner_kv = sa_qkv[i][1:] if self.partner_stream == 'sa' else None
+            args = (x, partner_kv, sa_qkv[0] if i == 0 else None, partners, self.detach_partner)
             x = checkpointed(blk, *args, fn=blk.forward_pair) if with_cp else blk.forward_pair(*args)
         return x

@@ -87,44 +87,58 @@ def test_self_attention_returns_its_projections():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_merged_pair_attention_equals_concatenated_keys_with_gradients():
+@pytest.mark.parametrize('detach', [True, False])
+def test_merged_pair_attention_equals_concatenated_keys_with_gradients(detach):
     """The log-sum-exp merge (CPU) against fused SDPA over [K1; K2]: same output and same gradients for the
-    target's queries/keys/values and the weights; the partners' keys/values are context (no gradient)."""
+    target's queries/keys/values, the weights and, unless detached, the partners' source keys/values."""
     attn = _attn()
     x = torch.randn(3, 10, 32, requires_grad=True)
-    _, k_src, v_src = self_attention(attn, torch.randn(3, 7, 32))[2]
-    k_src, v_src = k_src.detach(), v_src.detach()
-    partners = torch.tensor([2, 0, 0])
+    src = torch.randn(3, 7, 32, requires_grad=True)
+    partners = torch.tensor([2, 0, 0])  # image 0 is the partner of two targets: its gradients add up
     grad_out = torch.randn(3, 10, 32)
     results = {}
     for impl in ('merge', 'concat'):
         attn.zero_grad()
-        x.grad = None
-        out = pair_attention(attn, x, (k_src, v_src), partners=partners, impl=impl)
+        x.grad = src.grad = None
+        out = pair_attention(attn, x, _kv(attn, src), partners=partners, impl=impl, detach_partner=detach)
         out.backward(grad_out)
-        results[impl] = [out.detach(), x.grad.clone()] + [p.grad.clone() for p in attn.parameters()]
+        src_grad = torch.zeros_like(src) if src.grad is None else src.grad.clone()
+        results[impl] = [out.detach(), x.grad.clone(), src_grad] + [p.grad.clone() for p in attn.parameters()]
     for got, want in zip(results['merge'], results['concat']):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    assert (results['merge'][2].abs().sum() == 0) == detach  # the partner learns unless detached
     # the partner index is what is used
-    other = pair_attention(attn, x, (k_src, v_src), partners=torch.tensor([1, 2, 0]), impl='merge')
+    kv = tuple(t.detach() for t in _kv(attn, src))
+    other = pair_attention(attn, x, kv, partners=torch.tensor([1, 2, 0]), impl='merge')
     assert (other - results['merge'][0]).abs().max() > 1e-3
-    # exact gradients of the merge itself (float64 numerical check), own keys 5, partner keys 6
-    q, k, v = (torch.randn(2, 2, 5, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    ks, vs = torch.randn(3, 2, 6, 4, dtype=torch.float64), torch.randn(3, 2, 6, 4, dtype=torch.float64)
+
+
+def test_merged_pair_attention_gradcheck():
+    """Exact gradients of the merge itself (float64 numerical check), own keys 5, partner keys 6, with and without
+    the source keys/values' gradients; source image 0 is the partner of both targets, image 1 of none."""
     from dcal_mm.models.layers.attention import _MergedPairAttention
-    assert torch.autograd.gradcheck(
-        lambda q, k, v: _MergedPairAttention.apply(q, k, v, ks, vs, torch.tensor([2, 0]), 0.5), (q, k, v))
+    q, k, v = (torch.randn(2, 2, 5, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    ks, vs = (torch.randn(3, 2, 6, 4, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    partners = torch.tensor([0, 0])
+
+    def fn(*args):
+        return _MergedPairAttention.apply(*args, partners, 0.5)
+
+    assert torch.autograd.gradcheck(fn, (q, k, v, ks, vs))
+    assert torch.autograd.gradcheck(fn, (q, k, v, ks.detach(), vs.detach()))
 
 
 def test_pair_attention_falls_back_to_concatenation_where_merge_does_not_apply():
     attn = _attn()
     x, x2 = torch.randn(2, 10, 32), torch.randn(2, 7, 32)
     ref, _ = _explicit(attn, x, torch.cat([x, x2], dim=1))
-    kv = _kv(attn, x2)  # keys/values with gradient: the merge does not give the partner gradients
-    assert kv[0].requires_grad
+    kv = _kv(attn, x2)
     torch.testing.assert_close(pair_attention(attn, x, kv), ref, rtol=1e-4, atol=1e-5)
+    attn.train()
+    attn.attn_drop.p = 0.1  # attention dropout: only the fused kernel applies it
     with pytest.raises(ValueError, match="impl='merge' needs"):
         pair_attention(attn, x, kv, impl='merge')
+    attn.eval()
     with torch.autocast('cpu', dtype=torch.bfloat16):  # bf16: concatenation
         low = pair_attention(attn, x, tuple(t.detach() for t in kv))
     torch.testing.assert_close(low.float(), ref, rtol=0.05, atol=0.05)
