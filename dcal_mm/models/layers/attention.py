@@ -175,10 +175,10 @@ class _MergedPairAttention(torch.autograd.Function):
     softmax: the fused backward of the own keys with the merged (O, L) gives
     dQ1, dK, dV; the partner half, per image and head, recomputes
     P2 = exp(scale * Q K2^T - L) and, with D = rowsum(dO * O), gives
-    dQ2 = scale * (P2 * (dO V2^T - D)) K2 and, only when the source
-    keys/values need a gradient (a partner that is not detached), its
-    dK2 = scale * (P2 * (dO V2^T - D))^T Q and dV2 = P2^T dO, added into the
-    partner's rows of ``k_src`` / ``v_src`` (two more products). Only the
+    dQ2 = scale * (P2 * (dO V2^T - D)) K2: for a detached partner three
+    products per image and head; for a partner with gradient the fused
+    backward of its keys with the merged (O, L) gives dQ2, dK2 and dV2, which
+    are added into the partner's rows of ``k_src`` / ``v_src``. Only the
     source keys/values and the index are saved, never gathered copies.
     """
 
@@ -198,25 +198,26 @@ class _MergedPairAttention(torch.autograd.Function):
         q, k, v, k_src, v_src, partners, out, lse = ctx.saved_tensors
         scale = ctx.scale
         dq, dk, dv = _flash_cpu_backward(grad, q, k, v, out, lse, 0., False, scale=scale)
-        src_grads = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
-        dk_src = torch.zeros_like(k_src) if src_grads else None
-        dv_src = torch.zeros_like(v_src) if src_grads else None
+        if ctx.needs_input_grad[3] or ctx.needs_input_grad[4]:
+            # a partner with gradient: the fused backward of the partner keys with the merged (O, L) is exactly
+            # the joint softmax's gradient for them (dQ2, dK2, dV2); the gathered copies live in this pass only
+            k2, v2 = k_src.index_select(0, partners), v_src.index_select(0, partners)
+            dq2, dk2, dv2 = _flash_cpu_backward(grad, q, k2, v2, out, lse, 0., False, scale=scale)
+            dk_src = torch.zeros_like(k_src).index_add_(0, partners, dk2)
+            dv_src = torch.zeros_like(v_src).index_add_(0, partners, dv2)
+            return dq.add_(dq2), dk, dv, dk_src, dv_src, None, None
         rowdot = (grad * out).sum(-1, keepdim=True).to(q.dtype)
         lse = lse.unsqueeze(-1).to(q.dtype)
-        # One (N, M) block per image and head: the products read the strided
-        # per-head views directly (no gathered or transposed copies) and the
-        # block stays in cache for the elementwise steps.
+        # A detached partner needs only dQ2 = scale * (P2 * (dO V2^T - D)) K2: three products per image and head
+        # instead of the fused kernel's five. One (N, M) block per image and head: the products read the strided
+        # per-head views directly (no gathered or transposed copies) and the block stays in cache.
         for b, p in enumerate(partners.tolist()):
             for h in range(q.shape[1]):
                 k2, v2 = k_src[p, h], v_src[p, h]
                 probs = torch.addmm(lse[b, h], q[b, h], k2.t(), beta=-1, alpha=scale).exp_()
-                if src_grads:
-                    dv_src[p, h].addmm_(probs.t(), grad[b, h])
-                dscores = probs.mul_(torch.addmm(rowdot[b, h], grad[b, h], v2.t(), beta=-1))
-                dq[b, h].addmm_(dscores, k2, alpha=scale)
-                if src_grads:
-                    dk_src[p, h].addmm_(dscores.t(), q[b, h], alpha=scale)
-        return dq, dk, dv, dk_src, dv_src, None, None
+                dprobs = torch.addmm(rowdot[b, h], grad[b, h], v2.t(), beta=-1)
+                dq[b, h].addmm_(probs.mul_(dprobs), k2, alpha=scale)
+        return dq, dk, dv, None, None, None, None
 
 
 _flash_cpu = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
