@@ -6,13 +6,13 @@
 # demo_reid.py.
 # Fine-tuning schedule: the paper's (TransReID's) SGD recipe, _base_/schedules/reid_sgd_120e.py (momentum 0.9,
 # lr 0.008 per 64 images -> 0.004 for this batch of 32, bias lr x2, weight decay 1e-4, 5 warm-up epochs from
-# 0.01 x lr, cosine to 0.002 x lr), over 40 epochs of 9 iterations instead of 120 epochs.
+# 0.01 x lr, cosine to 0.002 x lr), over 30 epochs of 9 iterations instead of 120 epochs.
 _base_ = ['./demo_reid.py']
 model = dict(
     backbone=dict(drop_path_rate=0.1, init_cfg=dict(type='Pretrained', checkpoint='pretrained/demo_vit.pth')),
     pwca=dict(num_blocks=None),
 )
-max_epochs = 40
+max_epochs = 30
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
