@@ -19,7 +19,11 @@ real keys. A key is accepted when it is
 
 So a key that the config file itself (or ``--cfg-options``) introduces and
 nothing reads is an error; base files are not checked as such (they are not
-run directly).
+run directly). A flat config without ``_base_`` (what MMEngine dumps into
+every work dir, variables already substituted, base variables that the child
+replaced included) has no names to follow: there only a near-miss of a key
+the runner reads (``modle``, ``trian_cfg``) whose value appears nowhere else
+is an error.
 """
 import ast
 import difflib
@@ -72,6 +76,26 @@ def _base_files(filename: str, tree: ast.Module) -> List[str]:
     return bases
 
 
+def _sub_values(value, out: list) -> list:
+    """Every value nested in ``value`` (dicts, lists, tuples), itself included."""
+    out.append(value)
+    if isinstance(value, dict):
+        for item in value.values():
+            _sub_values(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _sub_values(item, out)
+    return out
+
+
+def _substituted(key: str, cfg) -> bool:
+    """Whether ``cfg[key]`` appears inside another top-level value."""
+    value = cfg[key]
+    if value is None or value == {} or value == []:
+        return False
+    return any(value == other for name in cfg.keys() if name != key for other in _sub_values(cfg[name], [])[1:])
+
+
 def config_names(filename: str) -> Tuple[Set[str], Set[str], bool]:
     """Names that the ``_base_`` files of a config define and names used in
     the config file and its ``_base_`` chain.
@@ -80,10 +104,11 @@ def config_names(filename: str) -> Tuple[Set[str], Set[str], bool]:
         filename (str): An old-style (dict) config file.
 
     Returns:
-        tuple[set, set, bool]: Top-level names assigned in the base files (not
-        in ``filename`` itself), names read anywhere (as a name, as
+        tuple[set, set, bool | None]: Top-level names assigned in the base
+        files (not in ``filename`` itself), names read anywhere (as a name, as
         ``_base_.name`` or in ``{{_base_.name}}``), and whether the chain
-        could be parsed (False for pure-Python ``read_base`` configs).
+        could be parsed (False for pure-Python ``read_base`` configs, None
+        for a flat config without ``_base_``).
     """
     defined: Set[str] = set()
     used: Set[str] = set()
@@ -112,31 +137,40 @@ def config_names(filename: str) -> Tuple[Set[str], Set[str], bool]:
                 used.add(node.id)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == '_base_':
                 used.add(node.attr)
-        todo.extend(_base_files(path, tree))
+        bases = _base_files(path, tree)
+        if path == osp.abspath(filename) and not bases:
+            return defined, used, None  # a flat (dumped) config
+        todo.extend(bases)
     return defined, used, True
 
 
-def unused_config_keys(keys: Iterable[str], filename: Optional[str]) -> List[Tuple[str, Optional[str]]]:
+def unused_config_keys(cfg, filename: Optional[str]) -> List[Tuple[str, Optional[str]]]:
     """Top-level keys that nothing reads, each with a near-miss suggestion.
 
     Args:
-        keys (Iterable[str]): The config's top-level keys.
+        cfg (Config | dict): The config.
         filename (str, optional): The config file (``cfg.filename``); without
-            one only :data:`KNOWN_KEYS` and ``_`` names are accepted.
+            one only :data:`KNOWN_KEYS`, ``_`` names and (as in a flat file)
+            substituted values are accepted.
 
     Returns:
         list[tuple[str, str | None]]: ``(key, suggestion)`` pairs.
     """
     defined: Set[str] = set()
     used: Set[str] = set()
+    flat = True
     if filename and osp.isfile(filename):
         defined, used, parsed = config_names(filename)
-        if not parsed:
+        if parsed is False:
             return []
+        flat = parsed is None
+    keys = list(cfg.keys())
     candidates = sorted(KNOWN_KEYS | defined | used)
     unused = []
     for key in keys:
         if key in KNOWN_KEYS or key in used or key in defined or key.startswith('_'):
+            continue
+        if flat and (_substituted(key, cfg) or not difflib.get_close_matches(key, RUNNER_KEYS, n=1, cutoff=0.75)):
             continue
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
         unused.append((key, close[0] if close else None))
@@ -155,7 +189,7 @@ def check_config_keys(cfg, filename: Optional[str] = None) -> None:
             key.
     """
     filename = filename or getattr(cfg, 'filename', None)
-    unused = unused_config_keys(list(cfg.keys()), filename)
+    unused = unused_config_keys(cfg, filename)
     if not unused:
         return
     parts = [f'{key!r}' + (f' (did you mean {close!r}?)' if close else '') for key, close in unused]

@@ -40,6 +40,17 @@ def test_misspelled_or_unused_keys_are_named_with_a_suggestion(tmp_path):
         check_config_keys(cfg)
 
 
+def test_dumped_config_passes_and_flat_typos_fail(tmp_path):
+    # the flat config MMEngine dumps into the work dir: variables substituted, no _base_ to follow
+    cfg = Config.fromfile(osp.join(REPO, 'configs/dcal/demo_reid.py'))
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    check_config_keys(Config.fromfile(str(tmp_path / 'dumped.py')))
+    with open(tmp_path / 'dumped.py', 'a') as f:
+        f.write('\nmodle = dict(head=dict(num_classes=5))\n')
+    with pytest.raises(ConfigKeyError, match="'modle' \\(did you mean 'model'\\?\\)"):
+        check_config_keys(Config.fromfile(str(tmp_path / 'dumped.py')))
+
+
 def test_variables_pass(tmp_path):
     check_config_keys(_config(tmp_path, '_unused_helper = 3'))  # marked as a variable by the leading _
     check_config_keys(_config(tmp_path, 'lr = 0.1\noptim_wrapper = dict(optimizer=dict(lr=lr))'))  # used
