@@ -19,8 +19,9 @@ from .version import __version__  # noqa: E402
 apply_compat_patches()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from .apis import register_model_index  # noqa: E402
+from .apis import apply_api_guards, register_model_index  # noqa: E402
 
 register_model_index()  # mmpretrain.list_models / get_model / inference_model see our models
+apply_api_guards()  # no random weights without a warning, checked retrieval caches, image errors that name the file
 
 __all__ = ['__version__']

@@ -21,6 +21,7 @@ from mmpretrain import ImageClassificationInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.visualization import attention_maps, load_view, render_attention  # noqa: E402
 
 
@@ -44,12 +45,14 @@ def top_classes(scores, classes, topk):
 
 def main():
     args = parse_args()
+    install_excepthook()
     if cv2.imread(args.img) is None:
         raise ValueError(f'{args.img} is not a readable image')
     model, pipeline = build_inference_model(args.model, args.checkpoint, args.device)
     inferencer = ImageClassificationInferencer(model, device=args.device)
     result = inferencer(args.img)[0]
-    print(f'\n{args.img}:')
+    print(f'\n{args.img}' + ('' if args.checkpoint else ' (RANDOM weights: no --checkpoint given, the classes are '
+                              'meaningless)') + ':')
     for rank, index, name, score in top_classes(result['pred_scores'], inferencer.classes, args.topk):
         print(f'{rank}. {name} (label {index}): {score:.4f}')
     if args.show_dir:

@@ -21,6 +21,7 @@ from mmpretrain import ImageRetrievalInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.visualization import draw_rank_list  # noqa: E402
 
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -55,6 +56,7 @@ def list_images(path):
 
 def main():
     args = parse_args()
+    install_excepthook()
     queries, gallery = list_images(args.query), list_images(args.gallery)
     model, _ = build_inference_model(args.model, args.checkpoint, args.device)
     inferencer = ImageRetrievalInferencer(model, prototype=gallery, prepare_batch_size=args.batch_size,

@@ -8,7 +8,10 @@ distributed launcher without CUDA uses ``gloo``, and ``num_workers=0``
 dataloaders get ``persistent_workers=False``. ``--data-root DIR`` (or
 ``--cfg-options data_root=DIR``) sets every dataset's ``data_root``; a
 checkpoint that does not fit the model is an error unless
-``--allow-partial-load`` (see ``CheckpointCheckHook``).
+``--allow-partial-load`` (see ``CheckpointCheckHook``). A relative
+``--show-dir`` is a folder of the work dir (not of the current directory).
+Errors of dcal_mm's checks print on one line without a traceback
+(``--debug`` or ``DCAL_MM_DEBUG=1`` keeps it).
 """
 import argparse
 import os
@@ -27,6 +30,7 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
                                   take_data_root)
 
@@ -57,7 +61,9 @@ def parse_args():
         action='store_true',
         help='load a checkpoint that fits the model only in part (logged); otherwise an error')
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision test')
-    parser.add_argument('--show-dir', help='directory where the visualization images will be saved.')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where the visualization images will be saved (a relative one under the work dir)')
     parser.add_argument('--show', action='store_true', help='whether to display the prediction results in a window.')
     parser.add_argument('--interval', type=int, default=1, help='visualize per interval samples.')
     parser.add_argument('--wait-time', type=float, default=2, help='display time of every window. (second)')
@@ -70,6 +76,8 @@ def parse_args():
         'fields, use them to determine the TTA transforms and how to merge the TTA results. Otherwise, use flip TTA '
         'by averaging classification score.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument(
+        '--debug', action='store_true', help='print the traceback of errors raised by dcal_mm\'s checks too')
     # torch.distributed.launch passes `--local-rank` on torch>=2.0, `--local_rank` before.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -102,7 +110,10 @@ def merge_args(cfg, args):
         cfg.default_hooks.visualization.enable = True
         cfg.default_hooks.visualization.show = args.show
         cfg.default_hooks.visualization.wait_time = args.wait_time
-        cfg.default_hooks.visualization.out_dir = args.show_dir
+        show_dir = args.show_dir
+        if show_dir is not None and not osp.isabs(show_dir) and '://' not in show_dir:
+            show_dir = osp.join(cfg.work_dir, show_dir)  # MMPretrain's hook would write it under the current dir
+        cfg.default_hooks.visualization.out_dir = show_dir
         cfg.default_hooks.visualization.interval = args.interval
 
     if args.tta:
@@ -149,6 +160,7 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
+    install_excepthook(args.debug)
 
     if args.out is None and args.out_item is not None:
         raise ValueError('Please use `--out` argument to specify the path of the output file before using '

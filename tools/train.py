@@ -19,7 +19,15 @@ Differences, all to make the same commands work on the pinned stack:
   (MMEngine would start from scratch); ``--resume-or-start`` keeps that
   behaviour for schedulers that restart jobs;
 * ``--allow-partial-load`` lets ``load_from`` load a checkpoint that fits the
-  model only in part (otherwise an error, see ``CheckpointCheckHook``).
+  model only in part (otherwise an error, see ``CheckpointCheckHook``);
+* ``--resume`` / ``--resume-or-start`` (and ``resume = True``) resume from
+  ``last_checkpoint`` resolved inside the work dir (a copied work dir resumes
+  from its own files); an empty ``last_checkpoint`` or a missing / truncated
+  checkpoint is an error that lists the intact checkpoints, and
+  ``--resume-or-start`` never starts from scratch over checkpoints it cannot
+  use;
+* errors of dcal_mm's checks print on one line without a traceback
+  (``--debug`` or ``DCAL_MM_DEBUG=1`` keeps it).
 """
 import argparse
 import os
@@ -34,8 +42,11 @@ if sys.path[0] != REPO_ROOT:
 import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
+from dcal_mm.utils.checkpoint import (CheckpointUnreadableError, checkpoint_problem,  # noqa: E402
+                                      list_intact_checkpoints, resolve_last_checkpoint)
+from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
                                   take_data_root)
 
@@ -85,6 +96,8 @@ def parse_args():
         'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" Note that the quotation marks are necessary and '
         'that no white space is allowed.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument(
+        '--debug', action='store_true', help='print the traceback of errors raised by dcal_mm\'s checks too')
     # torch.distributed.launch passes `--local-rank` on torch>=2.0, `--local_rank` before.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -110,19 +123,41 @@ def merge_args(cfg, args):
     if args.resume is not None and args.resume_or_start:
         sys.exit('tools/train.py: error: give --resume or --resume-or-start, not both')
     if args.resume == 'auto':
-        if find_latest_checkpoint(cfg.work_dir) is None:
+        latest = resolve_last_checkpoint(cfg.work_dir)  # raises on an empty / dangling / truncated one
+        if latest is None:
+            intact = list_intact_checkpoints(cfg.work_dir)
             sys.exit(f'tools/train.py: error: --resume: no checkpoint to resume from in {cfg.work_dir} (no '
-                     'last_checkpoint file there); train without --resume, or use --resume-or-start')
+                     'last_checkpoint file there); ' +
+                     (f'resume from one of {", ".join(intact)} with --resume PATH' if intact else
+                      'train without --resume, or use --resume-or-start'))
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest
     elif args.resume is not None:
-        if '://' not in args.resume and not osp.isfile(args.resume):
-            sys.exit(f'tools/train.py: error: --resume: checkpoint file {args.resume} does not exist')
+        if '://' not in args.resume:
+            problem = checkpoint_problem(args.resume)
+            if problem == 'does not exist':
+                sys.exit(f'tools/train.py: error: --resume: checkpoint file {args.resume} does not exist')
+            if problem is not None:
+                intact = list_intact_checkpoints(osp.dirname(osp.abspath(args.resume)))
+                raise CheckpointUnreadableError(
+                    f'--resume: checkpoint file {args.resume} {problem}' +
+                    (f'; intact checkpoints next to it: {", ".join(intact)}' if intact else ''))
         cfg.resume = True
         cfg.load_from = args.resume
-    elif args.resume_or_start:
-        cfg.resume = True  # MMEngine: the latest checkpoint in work_dir if any, else from scratch
-        cfg.load_from = None
+    elif args.resume_or_start or (cfg.get('resume', False) is True and cfg.get('load_from', None) is None):
+        # MMEngine would resume from the absolute path in last_checkpoint if there is one, else start from scratch
+        latest = resolve_last_checkpoint(cfg.work_dir)  # raises on an empty / dangling / truncated one
+        if latest is None:
+            intact = list_intact_checkpoints(cfg.work_dir)
+            if intact:
+                raise CheckpointUnreadableError(
+                    f'--resume-or-start: {cfg.work_dir} holds checkpoints ({", ".join(intact)}) but no '
+                    'last_checkpoint file; resume from one with --resume PATH, or pass another --work-dir to start '
+                    'a new run')
+            cfg.resume = False  # from scratch (the config's load_from, if any, initialises the model)
+        else:
+            cfg.resume = True
+            cfg.load_from = latest
     if args.allow_partial_load:
         cfg.allow_partial_load = True
 
@@ -169,6 +204,7 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
+    install_excepthook(args.debug)
 
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)

@@ -6,7 +6,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
+    # MMEngine's CheckpointHook, but old checkpoints are deleted only once the new one is written (atomically)
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
     # dcal_mm: generator states in checkpoints for exact --resume; refuse checkpoints that do not fit the model;
@@ -15,6 +16,11 @@ default_hooks = dict(
     random_state=dict(type='RandomStateHook'),
     checkpoint_check=dict(type='CheckpointCheckHook'),
     num_classes_check=dict(type='NumClassesCheckHook'),
+    # stop at the first NaN / inf loss, gradient norm or prediction; one training per work dir at a time; no
+    # top-level config key that nothing reads (misspelled)
+    non_finite_check=dict(type='NonFiniteCheckHook'),
+    work_dir_lock=dict(type='WorkDirLockHook'),
+    config_keys_check=dict(type='ConfigKeysCheckHook'),
 )
 
 env_cfg = dict(

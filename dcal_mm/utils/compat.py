@@ -17,6 +17,10 @@ their environment:
   ``get_model`` and inferencers call) loads another model's checkpoint with
   warnings only: replaced by :func:`dcal_mm.utils.checkpoint.load_checkpoint`,
   which refuses a mismatch unless a partial load is asked for.
+* MMEngine writes checkpoints in place, so a run killed while saving leaves a
+  truncated file: :func:`dcal_mm.utils.checkpoint.save_checkpoint` writes to
+  a temporary name, flushes and renames. Unreadable checkpoints (empty,
+  truncated) are errors naming the file.
 """
 import importlib.metadata
 import importlib.util
@@ -39,9 +43,13 @@ def load_local_checkpoint(filename: str, map_location=None):
     Returns:
         dict: The loaded object.
     """
+    from .checkpoint import CheckpointUnreadableError, checkpoint_problem
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file {filename} does not exist')
+    problem = checkpoint_problem(filename, deep=False)
+    if problem is not None:
+        raise CheckpointUnreadableError(f'checkpoint file {filename} {problem}')
     if filename.endswith('.safetensors'):
         from safetensors.torch import load_file
         device = map_location if isinstance(map_location, str) else 'cpu'
@@ -49,9 +57,15 @@ def load_local_checkpoint(filename: str, map_location=None):
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except Exception:  # noqa: BLE001 - training checkpoints pickle objects
+        pass
+    try:
         # The user chose to load this local file; trust it as MMEngine
         # itself does for torch < 2.6.
         return torch.load(filename, map_location=map_location, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - name the file whatever torch says
+        reason = ' '.join(f'{type(err).__name__}: {err}'.split())[:200]
+        raise CheckpointUnreadableError(f'cannot read checkpoint file {filename} ({osp.getsize(filename)} bytes): '
+                                        f'{reason}; truncated, or not a PyTorch checkpoint') from err
 
 
 def load_from_local_trusted(filename: str, map_location=None):
@@ -106,6 +120,16 @@ def _patch_load_checkpoint() -> None:
         base.load_checkpoint = load_checkpoint
 
 
+def _patch_save_checkpoint() -> None:
+    import mmengine.runner
+    import mmengine.runner.checkpoint
+    import mmengine.runner.runner
+
+    from .checkpoint import save_checkpoint
+    for module in (mmengine.runner, mmengine.runner.checkpoint, mmengine.runner.runner):
+        module.save_checkpoint = save_checkpoint
+
+
 def apply_compat_patches() -> None:
     """Apply all guards; safe to call more than once."""
     global _APPLIED
@@ -114,6 +138,7 @@ def apply_compat_patches() -> None:
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_trusted, force=True)
     _patch_load_checkpoint()
+    _patch_save_checkpoint()
     _patch_pkg_resources()
     if not hasattr(np, 'in1d'):
         np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(

@@ -124,9 +124,9 @@ def test_market_empty_query(tmp_path):
         os.remove(osp.join(base, 'query', name))
     with pytest.raises(ValueError, match='query set .* is empty'):
         Market1501(serialize_data=False, data_root=str(tmp_path), split='test')
-    # junk only is empty too
+    # a junk query is an error of its own (it has no true match)
     touch(osp.join(base, 'query'), ['-1_c1s1_000001_00.jpg'])
-    with pytest.raises(ValueError, match='query set .* is empty'):
+    with pytest.raises(ValueError, match='query image .*-1_c1s1_000001_00.jpg has the junk identity -1'):
         Market1501(serialize_data=False, data_root=str(tmp_path), split='test')
 
 

@@ -23,6 +23,7 @@ import torch  # noqa: E402
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
 from dcal_mm.apis.onnx_export import export_onnx, verify_onnx  # noqa: E402
+from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 
 
 def parse_args():
@@ -51,12 +52,17 @@ def input_size(model):
 
 def main():
     args = parse_args()
+    install_excepthook()
+    if not args.checkpoint:
+        print(f'pytorch2onnx: WARNING: no checkpoint given: {args.output_file} gets RANDOM weights (metadata '
+              'checkpoint="none (random weights)")', file=sys.stderr)
     model, _ = build_inference_model(args.config, args.checkpoint, 'cpu')
     shape = tuple(args.shape) if args.shape else input_size(model)
     pre = model.data_preprocessor
     metadata = dict(input='normalised RGB images (B, 3, H, W), float32', input_size=json.dumps(shape),
                     mean=json.dumps(pre.mean.flatten().tolist() if getattr(pre, 'mean', None) is not None else None),
-                    std=json.dumps(pre.std.flatten().tolist() if getattr(pre, 'std', None) is not None else None))
+                    std=json.dumps(pre.std.flatten().tolist() if getattr(pre, 'std', None) is not None else None),
+                    checkpoint=args.checkpoint or 'none (random weights)')
     classes = getattr(model, '_dataset_meta', {}).get('classes')
     if classes:
         metadata['classes'] = json.dumps(list(classes))

@@ -26,8 +26,11 @@ class BaseReIDDataset(BaseDataset):
       ``metainfo['num_ids']`` is ``N``.
     - ``split='test'``: the query subset followed by the gallery subset, each
       data info carrying ``is_query``. Ids are the original ones, distractors
-      (id ``0`` on Market-1501) are kept, junk (``-1``) is dropped.
-      ``metainfo['num_query']`` and ``metainfo['num_gallery']`` give the sizes.
+      (id ``0`` on Market-1501) are kept, junk (``-1``) is dropped from the
+      gallery. A query with the junk id or the distractor id
+      (``DISTRACTOR_PID``) is an error: it has no true match, or would be
+      scored against the distractors. ``metainfo['num_query']`` and
+      ``metainfo['num_gallery']`` give the sizes.
 
     Every data info has ``img_path`` (str), ``gt_label`` (int) and ``cam_id``
     (int, 0-based: the camera number in the file name minus 1).
@@ -56,6 +59,8 @@ class BaseReIDDataset(BaseDataset):
     FILENAME_EXAMPLE: str = ''
     #: Folder of each subset, relative to the dataset folder.
     SUBSET_DIRS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
+    #: Identity of the gallery's distractors (never a query), None if the dataset has none.
+    DISTRACTOR_PID: Optional[int] = None
 
     SPLITS = ('train', 'test')
 
@@ -94,7 +99,12 @@ class BaseReIDDataset(BaseDataset):
             self._metainfo['num_ids'] = len(pid2label)
             return [dict(img_path=path, gt_label=pid2label[pid], cam_id=cam) for path, pid, cam in records]
 
-        query = self._drop_junk(self.load_records('query'))
+        query = self.load_records('query')
+        for path, pid, _ in query:
+            if pid == JUNK_PID or (self.DISTRACTOR_PID is not None and pid == self.DISTRACTOR_PID):
+                kind = 'junk' if pid == JUNK_PID else 'distractor'
+                raise ValueError(f'{type(self).__name__}: query image {path} has the {kind} identity {pid}; a query '
+                                 'must be a real identity (it would have no true match, or match the distractors)')
         gallery = self._drop_junk(self.load_records('gallery'))
         for name, records in (('query', query), ('gallery', gallery)):
             if not records:

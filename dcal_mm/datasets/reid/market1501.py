@@ -36,3 +36,4 @@ class Market1501(BaseReIDDataset):
     NUM_CAMS = 6
     FILENAME_PATTERN = re.compile(r'(?P<pid>-1|\d{4})_c(?P<cam>\d)s\d+_\d+_\d+\.jpg')
     FILENAME_EXAMPLE = '0002_c1s1_000451_03.jpg'
+    DISTRACTOR_PID = 0

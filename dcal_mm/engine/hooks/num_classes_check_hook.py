@@ -31,7 +31,9 @@ class NumClassesCheckHook(Hook):
     A head with more outputs than classes trains without any error (the
     extra logits are never a target), e.g. ``num_classes=751`` (Market-1501)
     on a 40-identity set; fewer crash later or not at all on some devices.
-    Models without ``head.num_classes`` are skipped. To train a head with
+    Models without ``head.num_classes`` are skipped. Fewer than 2 classes
+    (head or data) is an error: every cross-entropy would be 0 and top-1
+    100%. To train a head with
     classes that the training set lacks on purpose, remove the hook:
     ``default_hooks = dict(num_classes_check=None)``.
 
@@ -43,8 +45,14 @@ class NumClassesCheckHook(Hook):
         expected = getattr(head, 'num_classes', None)
         if not isinstance(expected, int):
             return
+        if expected < 2:
+            raise ValueError(f'model.head.num_classes={expected}: classification needs at least 2 classes (with one, '
+                             'every cross-entropy is 0 and top-1 is 100%)')
         dataset = runner.train_dataloader.dataset
         found = num_train_classes(dataset)
+        if found is not None and found < 2:
+            raise ValueError(f'the training set {type(dataset).__name__} has {found} class / identity (distinct '
+                             'labels); classification needs at least 2')
         if found is not None and found != expected:
             inner = dataset
             while hasattr(inner, 'dataset'):
