@@ -15,7 +15,9 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8, conv_stem=[32, 64, 128]),
         img_size=64,
         drop_path_rate=0.),
-    pwca=dict(num_blocks=1),
+    # the partner's keys/values detached, as in every from-scratch figure of the README (the last release's
+    # behaviour); PWCA's default is now a partner with gradient (README, "Ablation after pretraining")
+    pwca=dict(num_blocks=1, detach_partner=True),
     head=dict(num_classes=10, in_channels=96),
 )
 max_epochs = 30

@@ -16,7 +16,9 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8, conv_stem=[32, 64, 128]),
         img_size=_base_.img_size,
         drop_path_rate=0.),  # tiny model, short schedule: no stochastic depth
-    pwca=dict(num_blocks=1),
+    # the partner's keys/values detached, as in every from-scratch figure of the README (the last release's
+    # behaviour); PWCA's default is now a partner with gradient (README, "Ablation after pretraining")
+    pwca=dict(num_blocks=1, detach_partner=True),
     head=dict(num_classes=_base_.num_ids, in_channels=96),
 )
 max_epochs = 100
