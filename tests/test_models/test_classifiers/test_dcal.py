@@ -43,23 +43,26 @@ def test_train_step_on_a_plain_batch_trains_every_part():
     assert unchanged == []
 
 
-def _reference_pwca(model, images, partners):
-    """PWCA written out: explicit softmax over [K_target; K_partner] in every block, the partner's keys and
-    values from its own SA stream at the same depth, then the final norm."""
+def _heads(t, num_heads):
+    return t.unflatten(-1, (num_heads, t.shape[-1] // num_heads)).transpose(1, 2)
+
+
+def _reference_pwca(model, images, partners, num_blocks=None):
+    """PWCA written out: in each of the first ``num_blocks`` blocks (default: all) an explicit softmax over
+    [K_target; K_partner], the partner's keys and values from its own SA stream at the same depth; the blocks after
+    them plain SA blocks on the target stream (softmax over K_target only); then the final norm."""
     bb = model.backbone
     C, H = bb.embed_dims, bb.num_heads
-
-    def heads(t):
-        return t.unflatten(-1, (H, C // H)).transpose(1, 2)
+    num_blocks = len(bb.blocks) if num_blocks is None else num_blocks
 
     sa = x = bb.embed(images)
-    for blk in bb.blocks:
-        q, k, v = (heads(t) for t in blk.attn.qkv(blk.norm1(x)).chunk(3, dim=-1))
-        _, k_sa, v_sa = (heads(t) for t in blk.attn.qkv(blk.norm1(sa)).chunk(3, dim=-1))
-        k_all = torch.cat([k, k_sa[partners]], dim=2)
-        v_all = torch.cat([v, v_sa[partners]], dim=2)
-        probs = (q @ k_all.transpose(-2, -1) * (C // H)**-0.5).softmax(-1)
-        x = x + blk.attn.proj((probs @ v_all).transpose(1, 2).flatten(2))
+    for i, blk in enumerate(bb.blocks):
+        q, k, v = (_heads(t, H) for t in blk.attn.qkv(blk.norm1(x)).chunk(3, dim=-1))
+        if i < num_blocks:  # pair block
+            _, k_sa, v_sa = (_heads(t, H) for t in blk.attn.qkv(blk.norm1(sa)).chunk(3, dim=-1))
+            k, v = torch.cat([k, k_sa[partners]], dim=2), torch.cat([v, v_sa[partners]], dim=2)
+        probs = (q @ k.transpose(-2, -1) * (C // H)**-0.5).softmax(-1)
+        x = x + blk.attn.proj((probs @ v).transpose(1, 2).flatten(2))
         x = x + blk.mlp(blk.norm2(x))
         sa = blk(sa)
     return bb.norm(x)[:, 0]
@@ -87,18 +90,49 @@ def test_pwca_equals_the_written_out_reference():
         assert (ours - model.backbone(images)[0]).abs().max() > 1e-2
 
 
-def test_pwca_in_the_first_blocks_only():
+@pytest.mark.parametrize('num_blocks', [1, 2])
+def test_pwca_in_the_first_blocks_only(num_blocks):
+    """PWCA with T < depth: pair blocks 0..T-1, then plain SA blocks on the target stream (the written-out
+    reference); the partner's keys/values reach the target through the first T blocks and no later one."""
     torch.manual_seed(0)
     cfg = _cfg()
-    cfg['pwca'] = dict(type='PWCA', num_blocks=1)
+    cfg['pwca'] = dict(type='PWCA', num_blocks=num_blocks)
     model = MODELS.build(cfg)
     model.eval()
+    bb = model.backbone
+    depth = len(bb.blocks)
+    assert num_blocks < depth
     images = _batch(model, B=3, training=False)['inputs']
+    partners = torch.tensor([2, 0, 1])
     with torch.no_grad():
-        one = _pwca_feature(model, images, torch.tensor([2, 0, 1]))
-        model.pwca.num_blocks = None
-        every = _pwca_feature(model, images, torch.tensor([2, 0, 1]))
-    assert (one - every).abs().max() > 1e-3
+        ours = _pwca_feature(model, images, partners)
+        ref = _reference_pwca(model, images, partners, num_blocks)
+        torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+        # the references for other T differ, so matching this one pins T
+        for other in set(range(1, depth + 1)) - {num_blocks}:
+            assert (_reference_pwca(model, images, partners, other) - ref).abs().max() > 1e-3
+        # the partner's influence, block by block: replace the partner's SA keys/values of one block by noise
+        # (only its row, so the target's own projections are untouched) and watch the target's feature
+        tokens = bb.embed(images)
+        _, qkv = bb.forward_tokens(tokens, with_rollout=False, return_qkv=True)
+        target, partner = 0, int(partners[0])
+
+        def target_feature(noisy_block=None):
+            kv = [list(t) for t in qkv]
+            if noisy_block is not None:
+                for j in (1, 2):  # k, v
+                    kv[noisy_block][j] = kv[noisy_block][j].clone()
+                    kv[noisy_block][j][partner] = torch.randn_like(kv[noisy_block][j][partner])
+            return bb.norm(model.pwca(bb.blocks, tokens, [tuple(t) for t in kv], partners))[target, 0]
+
+        clean = target_feature()
+        torch.testing.assert_close(clean, ours[target])
+        for i in range(depth):
+            moved = (target_feature(i) - clean).abs().max()
+            if i < num_blocks:
+                assert moved > 1e-3, f'block {i} < T={num_blocks} ignores the partner'
+            else:
+                assert moved == 0, f'the partner reaches the target through block {i} >= T={num_blocks}'
 
 
 def test_loss_draws_in_batch_partners_with_the_policy(monkeypatch):
@@ -178,25 +212,96 @@ def test_glca_is_its_own_block_with_the_backbone_drop_path():
     assert model.glca.block.drop_path1.drop_prob == pytest.approx(0.2)
 
 
+def _attention_maps(model, images):
+    """Head-averaged softmax attention of the blocks before GLCA, written out (oldest first)."""
+    bb = model.backbone
+    x, maps = bb.embed(images), []
+    for blk in bb.blocks[:bb.rollout_depth]:
+        q, k, _ = (_heads(t, bb.num_heads) for t in blk.attn.qkv(blk.norm1(x)).chunk(3, dim=-1))
+        maps.append((q @ k.transpose(-2, -1) * (bb.embed_dims // bb.num_heads)**-0.5).softmax(-1).mean(1))
+        x = blk(x)
+    return maps
+
+
+def _top_patches(scores, r):
+    """The r patch tokens (indices >= 1) of highest score, as sorted token indices."""
+    ranked = scores[:, 1:].sort(1, descending=True).values
+    # no near-tie at the R-th place, or float rounding (the code multiplies the maps in another order) could pick
+    # another token (on the test model the gap is >= 2.5e-4 of the top score, float32 rounding ~1e-7)
+    assert ((ranked[:, r - 1] - ranked[:, r]) > 1e-5 * ranked[:, 0]).all()
+    return (scores[:, 1:].topk(r, dim=1).indices + 1).sort(1).values
+
+
+def _expected_selections(model, images):
+    """Top-R tokens of the rollout's CLS row (Eq. 2: S_bar = 0.5 S + 0.5 I, newest on the left) and of the CLS row
+    of the last map before GLCA."""
+    maps = _attention_maps(model, images)
+    eye = torch.eye(maps[0].shape[-1]).expand_as(maps[0])
+    rollout = eye
+    for attn in maps:
+        rollout = (0.5 * attn + 0.5 * eye) @ rollout
+    r = model.glca.num_selected(maps[0].shape[-1] - 1)
+    return dict(rollout=_top_patches(rollout[:, 0], r), last=_top_patches(maps[-1][:, 0], r))
+
+
+def _glca_run(model, images, index=None):
+    """DCAL's GLCA feature (``extract_feat``) and the token indices GLCA selected; with ``index``, GLCA is made to
+    select those instead."""
+    chosen, select = [], model.glca.select
+
+    def spy(scores):
+        chosen.append(select(scores) if index is None else index)
+        return chosen[-1]
+
+    model.glca.select = spy
+    try:
+        feat = model.extract_feat(images)[1]
+    finally:
+        del model.glca.select  # the class's method again
+    assert len(chosen) == 1
+    return feat, chosen[0].sort(1).values
+
+
 @pytest.mark.parametrize('selection', ['rollout', 'last', 'random'])
-def test_glca_selection_modes_reach_the_feature(selection):
+def test_glca_selection_modes_select_as_named_and_reach_the_feature(selection):
+    """``rollout`` selects the top-R tokens of the rollout, ``last`` the top-R of the last attention map, ``random``
+    indices that change with the RNG and are not the rollout's; and the GLCA feature is that of the selection:
+    another selection gives another feature."""
     torch.manual_seed(0)
     cfg = _cfg()
     cfg['glca']['selection'] = selection
     model = MODELS.build(cfg)
     model.eval()
     images = _batch(model, training=False)['inputs']
+    B, num_patches = images.shape[0], model.backbone.patch_embed.num_patches
+    R = model.glca.num_selected(num_patches)
+    assert 1 < R < num_patches // 2
     with torch.no_grad():
+        expected = _expected_selections(model, images)
+        # the two scores rank differently on this model, so each mode is told apart from the other
+        assert not torch.equal(expected['rollout'], expected['last'])
         torch.manual_seed(1)
-        feats = model.extract_feat(images)
-        bb = model.backbone
-        outs = bb.forward_tokens(bb.embed(images), with_rollout=True, score_mode=model.glca.score_mode)
-        torch.manual_seed(1)
-        expected = model.glca(outs)[0]
-    torch.testing.assert_close(feats[1], expected)
-    if selection == 'last':
-        rollout = bb(images)[2]
-        assert not torch.equal(model.glca.select(outs[2]), model.glca.select(rollout))
+        feat, chosen = _glca_run(model, images)
+        assert chosen.shape == (B, R) and chosen.min() >= 1 and chosen.max() <= num_patches
+        assert all(len(set(row.tolist())) == R for row in chosen)  # R distinct patches, CLS not among them
+        if selection == 'random':
+            assert not (chosen == expected['rollout']).all(1).any()  # no image got the rollout's tokens
+            torch.manual_seed(1)
+            feat_again, chosen_again = _glca_run(model, images)
+            assert torch.equal(chosen_again, chosen)  # the RNG decides ...
+            torch.testing.assert_close(feat_again, feat, rtol=0, atol=0)
+            torch.manual_seed(2)
+            _, chosen_other = _glca_run(model, images)
+            assert not (chosen_other == chosen).all(1).any()  # ... and a new draw is a new selection
+        else:
+            assert torch.equal(chosen, expected[selection])
+        # the feature is the selection's: forcing the same tokens gives it back, other tokens another feature
+        forced, _ = _glca_run(model, images, index=chosen)  # sorted: the mean adds them in another order
+        torch.testing.assert_close(forced, feat)
+        others = torch.stack([torch.tensor([i for i in range(1, num_patches + 1) if i not in row][:R])
+                              for row in chosen.tolist()])
+        moved = (_glca_run(model, images, index=others)[0] - feat).abs().max(1).values
+        assert (moved > 1e-3).all()
 
 
 def test_head_and_branches_must_agree():
