@@ -90,8 +90,12 @@ def assert_same(ours, ref):
     assert ours['mINP'] == pytest.approx(ref['mINP'], abs=1e-12)
 
 
+# Ranking counts the items before each match by binary search among the
+# match distances (sparse rows) or by histograms (dense rows): force each.
+@pytest.mark.parametrize('sparse_max_fraction', [0.0, 1.0, 0.25])
 @pytest.mark.parametrize('seed', range(9))
-def test_matches_reference_with_ties_junk_and_same_camera(seed):
+def test_matches_reference_with_ties_junk_and_same_camera(monkeypatch, seed, sparse_max_fraction):
+    monkeypatch.setattr(reid_module, '_SPARSE_MAX_FRACTION', sparse_max_fraction)
     rng = np.random.default_rng(seed)
     num_q, num_g = int(rng.integers(5, 40)), int(rng.integers(60, 400))
     # Seeds 6-8: many identities, so most queries have 0 or 1 match.
