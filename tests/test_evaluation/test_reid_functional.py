@@ -7,7 +7,8 @@ import dcal_mm  # noqa: F401
 from dcal_mm.evaluation.functional import (PairwiseDistance, chunk_rows_for_budget, compute_distance_matrix,
                                            evaluate_reid, evaluate_reid_from_features, k_reciprocal_rerank)
 from dcal_mm.evaluation.functional import reid as reid_module
-from dcal_mm.evaluation.functional.rerank import _nearest
+from dcal_mm.evaluation.functional import rerank as rerank_module
+from dcal_mm.evaluation.functional.rerank import _nearest_normalized
 
 
 def reference_market1501(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
@@ -293,11 +294,19 @@ def test_rerank_chunked_and_evaluated(monkeypatch):
     assert_same(res, reference_market1501(full, *labels, max_rank=10))
 
 
-def test_nearest_is_stable_argsort_prefix():
-    block = torch.randint(0, 4, (30, 25)).float()
-    for k in (1, 5, 13):
-        expected = torch.sort(block, dim=1, stable=True).indices[:, :k]
-        assert torch.equal(_nearest(block, k), expected)
+def test_nearest_is_stable_argsort_prefix_of_normalised_rows():
+    rng = np.random.default_rng(0)
+    # Integer distances: ties everywhere, also at the k-th place and at the
+    # segment bound; a wide range, so dividing by the row max merges values.
+    for block in (rng.integers(1, 5, (30, 25)).astype(np.float32),
+                  (rng.integers(1, 1 << 26, (30, 200)) * rng.choice([1, 3], (30, 1))).astype(np.float32),
+                  rng.random((30, 200), np.float32)):
+        mx = block.max(axis=1)
+        for k in (1, 5, 13, 21, block.shape[1]):
+            expected = np.argsort(block / mx[:, None], axis=1, kind='stable')[:, :k]
+            nn, row_max = _nearest_normalized(block, k)
+            np.testing.assert_array_equal(nn, expected)
+            np.testing.assert_array_equal(row_max, mx)
 
 
 def test_rerank_errors():
@@ -312,3 +321,4 @@ def test_rerank_errors():
         k_reciprocal_rerank(q, torch.randn(5, 3))
     with pytest.raises(ValueError, match='no positive distance'):
         k_reciprocal_rerank(torch.ones(2, 4), torch.ones(3, 4))
+    assert k_reciprocal_rerank(q, g).shape == (3, 5)  # no size limit by default

@@ -95,8 +95,7 @@ def test_metric_options():
     # Re-ranking on the L2-normalised features.
     res = run_evaluator(data, rerank=True, k1=6, k2=2, lambda_value=0.4)
     q = data['is_query']
-    feats = torch.nn.functional.normalize(data['feats'], dim=1)
-    dist = k_reciprocal_rerank(feats[q], feats[~q], k1=6, k2=2, lambda_value=0.4)
+    dist = k_reciprocal_rerank(data['feats'][q], data['feats'][~q], k1=6, k2=2, lambda_value=0.4, normalize=True)
     ref = evaluate_reid(dist, data['pids'][q], data['pids'][~q], data['cams'][q], data['cams'][~q])
     assert res['reid/mAP'] == pytest.approx(100 * ref['mAP'], abs=1e-9)
     assert res['reid/mAP'] != pytest.approx(expected(data)['reid/mAP'], abs=1e-6)

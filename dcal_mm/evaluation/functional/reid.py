@@ -477,11 +477,11 @@ def _evaluate_blocks(blocks: Iterable[Tuple[int, np.ndarray]],
     workers = max(1, torch.get_num_threads())
     spaces = [_Workspace() for _ in range(workers)]
     bar = None
-    if progress:
-        print(f'{desc}: {num_q} queries x {gallery.num} gallery', flush=True)
-        bar = ProgressBar(num_q)
     with ThreadPoolExecutor(workers, thread_name_prefix='reid-rank') as pool:
         for start, block in blocks:
+            if progress and bar is None:  # after the first block: re-ranking prints its own first
+                print(f'{desc}: {num_q} queries x {gallery.num} gallery', flush=True)
+                bar = ProgressBar(num_q)
             # Parts of whole sub-chunks, so the result does not depend on the
             # number of workers.
             sub = _subchunk_rows(block.shape[1])
