@@ -322,3 +322,76 @@ def test_rerank_errors():
     with pytest.raises(ValueError, match='no positive distance'):
         k_reciprocal_rerank(torch.ones(2, 4), torch.ones(3, 4))
     assert k_reciprocal_rerank(q, g).shape == (3, 5)  # no size limit by default
+
+
+@pytest.mark.parametrize('normalize', [False, True])
+def test_rerank_streamed_evaluation_equals_dense_reference(monkeypatch, normalize):
+    monkeypatch.setattr(reid_module, 'GEMM_TILE_ROWS', 8)
+    torch.manual_seed(3)
+    q, g = torch.randn(15, 16), torch.randn(40, 16)
+    labels = random_labels(np.random.default_rng(3), 15, 40, 6, 3)
+    feats = torch.cat([q, g])
+    if normalize:
+        feats = torch.nn.functional.normalize(feats, dim=1)
+    dense = rerank_reference(compute_distance_matrix(feats, feats, normalize=False).numpy(), 15, 20, 6, 0.3)
+    ref = evaluate_reid(dense, *labels, return_per_query=True)
+    whole = evaluate_reid(k_reciprocal_rerank(q, g, normalize=normalize), *labels, return_per_query=True)
+    for chunk_size in (1, 7, 8, 64):
+        res = evaluate_reid_from_features(
+            q, g, *labels, normalize=normalize, rerank=True, chunk_size=chunk_size, return_per_query=True)
+        # Exactly the whole matrix's result, whatever the chunks.
+        np.testing.assert_array_equal(res['AP'], whole['AP'])
+        np.testing.assert_array_equal(res['CMC'], whole['CMC'])
+        assert res['mINP'] == whole['mINP']
+        # And the dense textbook version's ranking.
+        assert_same(res, ref)
+        np.testing.assert_array_equal(res['first_match_rank'], ref['first_match_rank'])
+    # Re-ranking changes the result (the test is not vacuous).
+    plain = evaluate_reid_from_features(q, g, *labels, normalize=normalize)
+    assert plain['mAP'] != pytest.approx(ref['mAP'], abs=1e-6)
+
+
+def test_rerank_holds_no_dense_matrix(monkeypatch):
+    """Distances come in chunks of at most chunk_size rows, the yielded
+    blocks too, and numpy never holds a Q x G (let alone N x N) array."""
+    import tracemalloc
+    monkeypatch.setattr(reid_module, 'GEMM_TILE_ROWS', 32)
+    num_q, num_g, chunk = 2000, 2000, 64
+    torch.manual_seed(0)
+    q, g = torch.randn(num_q, 8), torch.randn(num_g, 8)
+    requested = []
+    rows = PairwiseDistance.rows
+
+    def recording_rows(self, start, stop):
+        requested.append((stop - start, self.shape[1]))
+        return rows(self, start, stop)
+
+    monkeypatch.setattr(PairwiseDistance, 'rows', recording_rows)
+    tracemalloc.start()
+    try:
+        blocks = rerank_module.rerank_blocks(q, g, k1=4, k2=2, chunk_size=chunk, memory_budget_mb=1)
+        seen = 0
+        for a, block in blocks:
+            assert a == seen and block.shape[0] <= chunk and block.shape[1] == num_g
+            seen += block.shape[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == num_q
+    assert max(r for r, _ in requested) <= chunk
+    assert peak < num_q * num_g * 4 / 2, f'numpy peak {peak / 2**20:.1f} MiB'
+
+
+def test_progress_and_expected_time(capsys):
+    torch.manual_seed(0)
+    q, g = torch.randn(10, 8), torch.randn(30, 8)
+    labels = random_labels(np.random.default_rng(0), 10, 30, 5, 3)
+    evaluate_reid_from_features(q, g, *labels, progress=True)
+    out = capsys.readouterr().out
+    assert 'evaluate_reid: 10 queries x 30 gallery' in out and '10/10' in out
+    evaluate_reid_from_features(q, g, *labels, rerank=True, progress=True)
+    captured = capsys.readouterr()
+    assert 'neighbours of 40 samples' in captured.out and '40/40' in captured.out and '10/10' in captured.out
+    assert 'expected about' in captured.out + captured.err
+    evaluate_reid_from_features(q, g, *labels, rerank=True)
+    assert capsys.readouterr().out == ''

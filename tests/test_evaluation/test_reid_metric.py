@@ -200,3 +200,19 @@ def test_metric_ddp_matches_single_process(tmp_path):
     # Keeping the duplicate would change the result: the trimming matters.
     with_dup = run_evaluator(data, order=list(range(num)) + [0])
     assert with_dup['reid/mAP'] != pytest.approx(single['reid/mAP'], abs=1e-6)
+
+
+def test_metric_progress_on_the_main_process_only(capsys, monkeypatch):
+    from dcal_mm.evaluation.metrics import reid_metric
+    data = make_data(5, 40)
+    run_evaluator(data, rerank=True)
+    out = capsys.readouterr().out
+    assert 'evaluate_reid (re-ranked): 10 queries x 30 gallery' in out and 'neighbours of 40 samples' in out
+    run_evaluator(data, progress=False)
+    assert 'evaluate_reid' not in capsys.readouterr().out
+    monkeypatch.setattr(reid_metric, 'is_main_process', lambda: False)
+    run_evaluator(data)
+    assert 'evaluate_reid' not in capsys.readouterr().out
+    # No sample limit by default; an explicit one is enforced.
+    with pytest.raises(ValueError, match='exceeds rerank_max_samples=30'):
+        run_evaluator(data, rerank=True, rerank_max_samples=30)

@@ -25,8 +25,8 @@ about 0: the worst case for the ranking, whose cost grows with how far down
 the last true match is).
 
 Peak memory is the growth of the process's peak resident set size during the
-call, printed two ways (see ``PeakMemory``): VmHWM after resetting it through
-``/proc/self/clear_refs``, and the ``resource.getrusage`` ``ru_maxrss`` delta.
+call (VmHWM after resetting it through ``/proc/self/clear_refs``; see
+``PeakMemory``).
 The machine's load average is printed before and after each timed part.
 
 Example::
@@ -105,14 +105,14 @@ def loop_reference(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50):
 
 
 class PeakMemory:
-    """Peak resident-memory growth in MiB over a block, measured two ways:
+    """Peak resident-memory growth in MiB over a block.
 
-    - ``hwm_mb``: the kernel's peak RSS counter (VmHWM) is reset on entry by
-      writing ``5`` to ``/proc/self/clear_refs``; growth of VmHWM over the
-      RSS at entry. None where the reset is not allowed.
-    - ``maxrss_mb``: growth of ``resource.getrusage(RUSAGE_SELF).ru_maxrss``
-      (the lifetime peak): exact only when the block's peak exceeds every
-      earlier one, else an underestimate.
+    The kernel's peak RSS counter (VmHWM) is reset on entry by writing ``5``
+    to ``/proc/self/clear_refs``; the growth of VmHWM over the RSS at entry
+    is the block's peak extra memory (``mb``). Where the reset is not
+    allowed, the growth of ``resource.getrusage(RUSAGE_SELF).ru_maxrss``
+    (the lifetime peak) is used instead: exact only when the block's peak
+    exceeds every earlier one, else an underestimate.
     """
 
     def __enter__(self):
@@ -126,12 +126,14 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc):
-        self.maxrss_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.maxrss_start) / 1024
-        self.hwm_mb = None if self.rss_start is None else (self._status('VmHWM') - self.rss_start) / 1024
+        if self.rss_start is None:
+            self.mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.maxrss_start) / 1024
+        else:
+            self.mb = (self._status('VmHWM') - self.rss_start) / 1024
 
     def describe(self):
-        hwm = 'n/a' if self.hwm_mb is None else f'{self.hwm_mb:.0f} MiB'
-        return f'{hwm} (VmHWM after reset), {self.maxrss_mb:.0f} MiB (ru_maxrss delta)'
+        how = 'ru_maxrss growth: a lower bound' if self.rss_start is None else 'VmHWM growth after a reset'
+        return f'{self.mb:.0f} MiB ({how})'
 
     @staticmethod
     def _status(key):
@@ -140,6 +142,12 @@ class PeakMemory:
                 if line.startswith(key + ':'):
                     return int(line.split()[1])  # kB
         raise OSError(f'{key} not in /proc/self/status')
+
+
+def cpu_seconds():
+    """User + system CPU time of this process (all threads), in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load():
@@ -205,7 +213,7 @@ def run_full(args, rng):
               f'{dense["argsort"]:.1f} GiB int64 argsort + {dense["v"]:.1f} GiB float16 V and V_qe '
               f'({sum(dense.values()):.1f} GiB in all, computed, not run)')
         with PeakMemory() as mem:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             res = evaluate_reid_from_features(
                 q,
                 g,
@@ -217,8 +225,9 @@ def run_full(args, rng):
                 lambda_value=0.3,
                 memory_budget_mb=args.memory_budget_mb,
                 progress=progress)
-            elapsed = time.perf_counter() - t0
-        print(f'[rerank] wall time {elapsed:.1f} s ({elapsed / 60:.1f} min); {load()}')
+            elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        print(f'[rerank] wall time {elapsed:.1f} s ({elapsed / 60:.1f} min), CPU time {cpu:.0f} s over all threads; '
+              f'{load()}')
         print(f'[rerank] peak extra memory {mem.describe()}; it includes the L2-normalised float32 copy of the '
               f'features ({feats_mib:.0f} MiB)')
         print(f'[rerank] re-ranked mAP {100 * res["mAP"]:.3f}%  mINP {100 * res["mINP"]:.3f}%  '

@@ -59,6 +59,8 @@ _ITEMS_PER_BIN = 4
 _SPARSE_MAX_FRACTION = 0.25
 
 _METRICS = ('euclidean', 'cosine')
+# Feature rows per elementwise pass over the features (checks, norms).
+_ROWS_PER_PASS = 4096
 
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
@@ -558,10 +560,17 @@ def _as_features(x: ArrayLike, name: str) -> torch.Tensor:
         raise ValueError(f'{name} must be 2-D (num_samples, dim), got shape {tuple(feats.shape)}')
     if feats.dtype == torch.bool or feats.is_complex():
         raise ValueError(f'{name} must be real-valued, got dtype {feats.dtype}')
-    feats = feats.float()  # distances are computed in float32
-    if not torch.isfinite(feats).all():
+    feats = feats.float().contiguous()  # distances are computed in float32
+    # In row chunks: no full-size temporary.
+    if not all(bool(torch.isfinite(part).all()) for part in feats.split(_ROWS_PER_PASS)):
         raise ValueError(f'{name} contains NaN or infinite values')
-    return feats.contiguous()
+    return feats
+
+
+def _sq_norms(x: torch.Tensor) -> torch.Tensor:
+    """``x.pow(2).sum(dim=1)`` in row chunks (bitwise the same: each row is
+    reduced alone), without the full-size temporary of ``pow``."""
+    return torch.cat([part.pow(2).sum(dim=1) for part in x.split(_ROWS_PER_PASS)]) if x.shape[0] else x.new_zeros(0)
 
 
 class PairwiseDistance:
@@ -591,8 +600,8 @@ class PairwiseDistance:
             x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
         self.x, self.y, self.metric = x.contiguous(), y.contiguous(), metric
         if metric == 'euclidean':
-            self.x_sq = x.pow(2).sum(dim=1)
-            self.y_sq = y.pow(2).sum(dim=1)
+            self.x_sq = _sq_norms(x)
+            self.y_sq = self.x_sq if y is x else _sq_norms(y)
         self._tile_cache: Tuple[int, Optional[torch.Tensor]] = (-1, None)
 
     @property
