@@ -268,6 +268,10 @@ def test_errors():
         evaluate_reid_from_features(q, torch.randn(3, 5), **ids)
     with pytest.raises(ValueError, match='q_feats contains NaN'):
         evaluate_reid_from_features(torch.full((2, 4), float('nan')), g, **ids)
+    # Finite features whose squared distances overflow float32.
+    with pytest.raises(ValueError, match='distmat contains NaN or infinite'):
+        evaluate_reid_from_features(q * 1e20, g, **ids, normalize=False)
+    assert evaluate_reid_from_features(q * 1e15, g, **ids, normalize=False)['num_valid_queries'] == 2
 
 
 @pytest.mark.parametrize('k1,k2,lam', [(20, 6, 0.3), (5, 1, 0.5), (7, 3, 0.0), (4, 2, 1.0), (60, 6, 0.3)])

@@ -32,6 +32,7 @@ histogram per row over distance bins that are a monotone function of the
 distance; only the few items that share a bin with a match are compared
 exactly. The result is exact whatever the binning, which only affects speed.
 """
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
@@ -483,7 +484,7 @@ def _evaluate_blocks(blocks: Iterable[Tuple[int, np.ndarray]],
         for start, block in blocks:
             if progress and bar is None:  # after the first block: re-ranking prints its own first
                 print(f'{desc}: {num_q} queries x {gallery.num} gallery', flush=True)
-                bar = ProgressBar(num_q)
+                bar = ProgressBar(num_q, file=sys.stdout)
             # Parts of whole sub-chunks, so the result does not depend on the
             # number of workers.
             sub = _subchunk_rows(block.shape[1])
