@@ -7,7 +7,8 @@ import dcal_mm  # noqa: F401
 from dcal_mm.evaluation.functional import (PairwiseDistance, chunk_rows_for_budget, compute_distance_matrix,
                                            evaluate_reid, evaluate_reid_from_features, k_reciprocal_rerank)
 from dcal_mm.evaluation.functional import reid as reid_module
-from dcal_mm.evaluation.functional.rerank import _nearest
+from dcal_mm.evaluation.functional import rerank as rerank_module
+from dcal_mm.evaluation.functional.rerank import _nearest_normalized
 
 
 def reference_market1501(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
@@ -90,8 +91,12 @@ def assert_same(ours, ref):
     assert ours['mINP'] == pytest.approx(ref['mINP'], abs=1e-12)
 
 
+# Ranking counts the items before each match by binary search among the
+# match distances (sparse rows) or by histograms (dense rows): force each.
+@pytest.mark.parametrize('sparse_max_fraction', [0.0, 1.0, 0.25])
 @pytest.mark.parametrize('seed', range(9))
-def test_matches_reference_with_ties_junk_and_same_camera(seed):
+def test_matches_reference_with_ties_junk_and_same_camera(monkeypatch, seed, sparse_max_fraction):
+    monkeypatch.setattr(reid_module, '_SPARSE_MAX_FRACTION', sparse_max_fraction)
     rng = np.random.default_rng(seed)
     num_q, num_g = int(rng.integers(5, 40)), int(rng.integers(60, 400))
     # Seeds 6-8: many identities, so most queries have 0 or 1 match.
@@ -263,6 +268,10 @@ def test_errors():
         evaluate_reid_from_features(q, torch.randn(3, 5), **ids)
     with pytest.raises(ValueError, match='q_feats contains NaN'):
         evaluate_reid_from_features(torch.full((2, 4), float('nan')), g, **ids)
+    # Finite features whose squared distances overflow float32.
+    with pytest.raises(ValueError, match='distmat contains NaN or infinite'):
+        evaluate_reid_from_features(q * 1e20, g, **ids, normalize=False)
+    assert evaluate_reid_from_features(q * 1e15, g, **ids, normalize=False)['num_valid_queries'] == 2
 
 
 @pytest.mark.parametrize('k1,k2,lam', [(20, 6, 0.3), (5, 1, 0.5), (7, 3, 0.0), (4, 2, 1.0), (60, 6, 0.3)])
@@ -289,11 +298,19 @@ def test_rerank_chunked_and_evaluated(monkeypatch):
     assert_same(res, reference_market1501(full, *labels, max_rank=10))
 
 
-def test_nearest_is_stable_argsort_prefix():
-    block = torch.randint(0, 4, (30, 25)).float()
-    for k in (1, 5, 13):
-        expected = torch.sort(block, dim=1, stable=True).indices[:, :k]
-        assert torch.equal(_nearest(block, k), expected)
+def test_nearest_is_stable_argsort_prefix_of_normalised_rows():
+    rng = np.random.default_rng(0)
+    # Integer distances: ties everywhere, also at the k-th place and at the
+    # segment bound; a wide range, so dividing by the row max merges values.
+    for block in (rng.integers(1, 5, (30, 25)).astype(np.float32),
+                  (rng.integers(1, 1 << 26, (30, 200)) * rng.choice([1, 3], (30, 1))).astype(np.float32),
+                  rng.random((30, 200), np.float32)):
+        mx = block.max(axis=1)
+        for k in (1, 5, 13, 21, block.shape[1]):
+            expected = np.argsort(block / mx[:, None], axis=1, kind='stable')[:, :k]
+            nn, row_max = _nearest_normalized(block, k)
+            np.testing.assert_array_equal(nn, expected)
+            np.testing.assert_array_equal(row_max, mx)
 
 
 def test_rerank_errors():
@@ -308,3 +325,77 @@ def test_rerank_errors():
         k_reciprocal_rerank(q, torch.randn(5, 3))
     with pytest.raises(ValueError, match='no positive distance'):
         k_reciprocal_rerank(torch.ones(2, 4), torch.ones(3, 4))
+    assert k_reciprocal_rerank(q, g).shape == (3, 5)  # no size limit by default
+
+
+@pytest.mark.parametrize('normalize', [False, True])
+def test_rerank_streamed_evaluation_equals_dense_reference(monkeypatch, normalize):
+    monkeypatch.setattr(reid_module, 'GEMM_TILE_ROWS', 8)
+    torch.manual_seed(3)
+    q, g = torch.randn(15, 16), torch.randn(40, 16)
+    labels = random_labels(np.random.default_rng(3), 15, 40, 6, 3)
+    feats = torch.cat([q, g])
+    if normalize:
+        feats = torch.nn.functional.normalize(feats, dim=1)
+    dense = rerank_reference(compute_distance_matrix(feats, feats, normalize=False).numpy(), 15, 20, 6, 0.3)
+    ref = evaluate_reid(dense, *labels, return_per_query=True)
+    whole = evaluate_reid(k_reciprocal_rerank(q, g, normalize=normalize), *labels, return_per_query=True)
+    for chunk_size in (1, 7, 8, 64):
+        res = evaluate_reid_from_features(
+            q, g, *labels, normalize=normalize, rerank=True, chunk_size=chunk_size, return_per_query=True)
+        # Exactly the whole matrix's result, whatever the chunks.
+        np.testing.assert_array_equal(res['AP'], whole['AP'])
+        np.testing.assert_array_equal(res['CMC'], whole['CMC'])
+        assert res['mINP'] == whole['mINP']
+        # And the dense textbook version's ranking.
+        assert_same(res, ref)
+        np.testing.assert_array_equal(res['first_match_rank'], ref['first_match_rank'])
+    # Re-ranking changes the result (the test is not vacuous).
+    plain = evaluate_reid_from_features(q, g, *labels, normalize=normalize)
+    assert plain['mAP'] != pytest.approx(ref['mAP'], abs=1e-6)
+
+
+def test_rerank_holds_no_dense_matrix(monkeypatch):
+    """Distances come in chunks of at most chunk_size rows, the yielded
+    blocks too, and numpy never holds a Q x G (let alone N x N) array."""
+    import tracemalloc
+    monkeypatch.setattr(reid_module, 'GEMM_TILE_ROWS', 32)
+    num_q, num_g, chunk = 2000, 2000, 64
+    torch.manual_seed(0)
+    q, g = torch.randn(num_q, 8), torch.randn(num_g, 8)
+    requested = []
+    rows = PairwiseDistance.rows
+
+    def recording_rows(self, start, stop):
+        requested.append((stop - start, self.shape[1]))
+        return rows(self, start, stop)
+
+    monkeypatch.setattr(PairwiseDistance, 'rows', recording_rows)
+    tracemalloc.start()
+    try:
+        blocks = rerank_module.rerank_blocks(q, g, k1=4, k2=2, chunk_size=chunk, memory_budget_mb=1)
+        seen = 0
+        for a, block in blocks:
+            assert a == seen and block.shape[0] <= chunk and block.shape[1] == num_g
+            seen += block.shape[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == num_q
+    assert max(r for r, _ in requested) <= chunk
+    assert peak < num_q * num_g * 4 / 2, f'numpy peak {peak / 2**20:.1f} MiB'
+
+
+def test_progress_and_expected_time(capsys):
+    torch.manual_seed(0)
+    q, g = torch.randn(10, 8), torch.randn(30, 8)
+    labels = random_labels(np.random.default_rng(0), 10, 30, 5, 3)
+    evaluate_reid_from_features(q, g, *labels, progress=True)
+    out = capsys.readouterr().out
+    assert 'evaluate_reid: 10 queries x 30 gallery' in out and '10/10' in out
+    evaluate_reid_from_features(q, g, *labels, rerank=True, progress=True)
+    captured = capsys.readouterr()
+    assert 'neighbours of 40 samples' in captured.out and '40/40' in captured.out and '10/10' in captured.out
+    assert 'expected about' in captured.out + captured.err
+    evaluate_reid_from_features(q, g, *labels, rerank=True)
+    assert capsys.readouterr().out == ''

@@ -95,8 +95,7 @@ def test_metric_options():
     # Re-ranking on the L2-normalised features.
     res = run_evaluator(data, rerank=True, k1=6, k2=2, lambda_value=0.4)
     q = data['is_query']
-    feats = torch.nn.functional.normalize(data['feats'], dim=1)
-    dist = k_reciprocal_rerank(feats[q], feats[~q], k1=6, k2=2, lambda_value=0.4)
+    dist = k_reciprocal_rerank(data['feats'][q], data['feats'][~q], k1=6, k2=2, lambda_value=0.4, normalize=True)
     ref = evaluate_reid(dist, data['pids'][q], data['pids'][~q], data['cams'][q], data['cams'][~q])
     assert res['reid/mAP'] == pytest.approx(100 * ref['mAP'], abs=1e-9)
     assert res['reid/mAP'] != pytest.approx(expected(data)['reid/mAP'], abs=1e-6)
@@ -201,3 +200,19 @@ def test_metric_ddp_matches_single_process(tmp_path):
     # Keeping the duplicate would change the result: the trimming matters.
     with_dup = run_evaluator(data, order=list(range(num)) + [0])
     assert with_dup['reid/mAP'] != pytest.approx(single['reid/mAP'], abs=1e-6)
+
+
+def test_metric_progress_on_the_main_process_only(capsys, monkeypatch):
+    from dcal_mm.evaluation.metrics import reid_metric
+    data = make_data(5, 40)
+    run_evaluator(data, rerank=True)
+    out = capsys.readouterr().out
+    assert 'evaluate_reid (re-ranked): 10 queries x 30 gallery' in out and 'neighbours of 40 samples' in out
+    run_evaluator(data, progress=False)
+    assert 'evaluate_reid' not in capsys.readouterr().out
+    monkeypatch.setattr(reid_metric, 'is_main_process', lambda: False)
+    run_evaluator(data)
+    assert 'evaluate_reid' not in capsys.readouterr().out
+    # No sample limit by default; an explicit one is enforced.
+    with pytest.raises(ValueError, match='exceeds rerank_max_samples=30'):
+        run_evaluator(data, rerank=True, rerank_max_samples=30)

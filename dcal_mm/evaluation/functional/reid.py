@@ -32,27 +32,36 @@ histogram per row over distance bins that are a monotone function of the
 distance; only the few items that share a bin with a match are compared
 exactly. The result is exact whatever the binning, which only affects speed.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.utils import ProgressBar
 
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
 
 #: Query rows per matrix product when distances are computed from features.
 #: Tiles are aligned to absolute query positions, so a distance value never
 #: depends on ``chunk_size`` (BLAS results can change with the matrix shape).
-GEMM_TILE_ROWS = 256
+GEMM_TILE_ROWS = 1024
 
 # Distance elements per evaluation sub-chunk: small enough that the working
 # arrays stay in the CPU cache, large enough to amortise numpy call overhead.
-_SUBCHUNK_ELEMENTS = 1 << 18
-# Average gallery items per distance bin (see ``_rank_stats``): fewer means a
-# larger histogram, more means more items compared exactly.
+_SUBCHUNK_ELEMENTS = 1 << 20
+# Average gallery items per distance bin (see ``_all_before_binned``): fewer
+# means a larger histogram, more means more items compared exactly.
 _ITEMS_PER_BIN = 4
+# Rows with more than this fraction of the gallery at most as far as their
+# last match are ranked with histograms (``_all_before_binned``), the others
+# by binary search among the match distances (``_all_before_sparse``).
+_SPARSE_MAX_FRACTION = 0.25
 
 _METRICS = ('euclidean', 'cosine')
+# Feature rows per elementwise pass over the features (checks, norms).
+_ROWS_PER_PASS = 4096
 
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
@@ -176,79 +185,143 @@ class _Accumulator:
         return result
 
 
+class _Matches:
+    """The same-identity items of a block of queries, in (row, distance,
+    gallery index) order, and among them the matches (same identity, other
+    camera).
+
+    Attributes:
+        rows, cols, dist: (M,) row, gallery index and distance of each match.
+        same_before: (M,) same-identity items (matches and same-camera junk)
+            before the match in its row's (distance, index) order.
+        k: (M,) 0-based index of the match within its row.
+        num_pos: (B,) matches per row.
+        row_start: (B,) index in the match arrays of each row's first match.
+    """
+
+    def __init__(self, dist: np.ndarray, q_pids: np.ndarray, q_camids: np.ndarray, gallery: _GalleryIndex):
+        num_b = dist.shape[0]
+        # The input is row-major with ascending cols and lexsort is stable.
+        s_rows, s_cols = gallery.same_pid_items(q_pids)
+        s_dist = dist[s_rows, s_cols]
+        order = np.lexsort((s_dist, s_rows))
+        s_rows, s_cols, s_dist = s_rows[order], s_cols[order], s_dist[order]
+        s_count = np.bincount(s_rows, minlength=num_b)
+        s_before = np.arange(s_rows.shape[0]) - (np.cumsum(s_count) - s_count)[s_rows]
+        is_match = gallery.camids[s_cols] != q_camids[s_rows]
+        self.rows, self.cols, self.dist = s_rows[is_match], s_cols[is_match], s_dist[is_match]
+        self.same_before = s_before[is_match]
+        self.num_pos = np.bincount(self.rows, minlength=num_b)
+        self.row_start = np.cumsum(self.num_pos) - self.num_pos
+        self.k = np.arange(self.rows.shape[0]) - self.row_start[self.rows]
+
+    def is_match(self, rows: np.ndarray, cols: np.ndarray, q_pids: np.ndarray, q_camids: np.ndarray,
+                 gallery: _GalleryIndex) -> np.ndarray:
+        return (gallery.pids[cols] == q_pids[rows]) & (gallery.camids[cols] != q_camids[rows])
+
+
 def _argsort_bin_then_dist(bins: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """Stable argsort by (bins, dist); ``bins`` are non-negative < 2**31."""
     if dist.dtype != np.float32:
         return np.lexsort((dist, bins))
-    # One int64 key: bins in the high half, the float32 bits mapped to an
-    # order-preserving unsigned int in the low half (+0.0 turns -0.0 into 0.0).
-    bits = (dist + np.float32(0)).view(np.int32)
-    key = (bits ^ ((bits >> 31) & 0x7FFFFFFF)).astype(np.int64) + (1 << 31)
+    key = _ordered_uint32(dist)
     key += bins.astype(np.int64) << 32
     return np.argsort(key, kind='stable')
 
 
-def _rank_stats(dist: np.ndarray, q_pids: np.ndarray, q_camids: np.ndarray, gallery: _GalleryIndex,
-                ws: _Workspace) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-query ``(num_matches, first_match_rank, AP, INP)`` for a block.
+def _ordered_uint32(values: np.ndarray) -> np.ndarray:
+    """float32 -> int64 in [0, 2**32), in the same order (-0.0 equals 0.0)."""
+    bits = (values + np.float32(0)).view(np.int32)
+    return (bits ^ ((bits >> 31) & 0x7FFFFFFF)).astype(np.int64) + (1 << 31)
 
-    Args:
-        dist (np.ndarray): (B, G) C-contiguous float32/float64 distances.
-        q_pids (np.ndarray): (B,) query identities.
-        q_camids (np.ndarray): (B,) query cameras.
-        gallery (_GalleryIndex): Gallery labels.
-        ws (_Workspace): Buffers.
 
-    Returns:
-        tuple: (B,) arrays; ranks are 1-based among the items kept for the
-        query; AP/INP are NaN and ranks 0 for a query without a match.
+def _row_value_keys(rows: np.ndarray, values: np.ndarray, *more: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """int64 keys ordered as (row, value) for ``rows`` / ``values`` and each
+    further (rows, values) pair of ``more``, comparable with each other.
+    Rows must be < 2**31."""
+    pairs = [(rows, values)] + [(more[i], more[i + 1]) for i in range(0, len(more), 2)]
+    if values.dtype == np.float32:
+        codes = [_ordered_uint32(v) for _, v in pairs]
+    else:  # float64: rank the values (all pairs together) in 32 bits
+        allv = np.concatenate([v for _, v in pairs]) + 0.0  # -0.0 -> 0.0
+        _, inv = np.unique(allv, return_inverse=True)
+        codes = np.split(inv.astype(np.int64), np.cumsum([v.shape[0] for _, v in pairs])[:-1])
+    return tuple((r.astype(np.int64) << 32) + c for (r, _), c in zip(pairs, codes))
+
+
+def _all_before_sparse(dist: np.ndarray, mask: np.ndarray, mt: _Matches, sel: np.ndarray, q_pids: np.ndarray,
+                       q_camids: np.ndarray, gallery: _GalleryIndex) -> np.ndarray:
+    """For the matches ``sel`` (indices into ``mt``), the number of gallery
+    items before each in its row's (distance, index) order.
+
+    ``mask`` marks, per row, the items at most as far as the row's last
+    match (False on rows whose matches are not in ``sel``): only those can
+    come before a match, so only they are looked at. Each is placed among
+    its row's sorted match distances by a binary search; items that equal a
+    match distance are ordered by gallery index.
+    """
+    num_g = dist.shape[1]
+    flat = np.flatnonzero(mask)  # row-major: (row, col) ascending
+    c_rows = flat // num_g
+    c_vals = dist.reshape(-1)[flat]
+    t_rows, t_vals = mt.rows[sel], mt.dist[sel]  # (row, dist, col) order
+    c_keys, t_keys = _row_value_keys(c_rows, c_vals, t_rows, t_vals)
+    # g: thresholds (of all rows) with key <= the item's key. A row's items
+    # get slots g + row, i.e. num_pos + 1 slots per row, so rows never share.
+    g = np.searchsorted(t_keys, c_keys, side='right')
+    slot = g + c_rows
+    cum = np.concatenate(([0], np.cumsum(np.bincount(slot, minlength=t_keys.shape[0] + dist.shape[0] + 1))))
+    t_idx = np.arange(t_keys.shape[0])
+    t_first = np.searchsorted(t_rows, t_rows, side='left')  # index of the row's first threshold
+    below = cum[t_idx + t_rows + 1] - cum[t_first + t_rows]  # items strictly closer
+    # Items equal to a match distance (the match itself among them): those
+    # with a smaller gallery index come before it.
+    eq = np.flatnonzero((g > 0) & (t_keys[np.maximum(g - 1, 0)] == c_keys))
+    eq_g = g[eq]
+    order = np.argsort(eq_g, kind='stable')  # (group, col): eq is in col order
+    eq, eq_g = eq[order], eq_g[order]
+    start = np.ones(eq.shape[0], np.bool_)
+    np.not_equal(eq_g[1:], eq_g[:-1], out=start[1:])
+    within = np.arange(eq.shape[0]) - np.flatnonzero(start)[np.cumsum(start) - 1]
+    eq_rows, eq_cols = c_rows[eq], flat[eq] - c_rows[eq] * num_g
+    is_match = mt.is_match(eq_rows, eq_cols, q_pids, q_camids, gallery)
+    if int(is_match.sum()) != t_keys.shape[0]:
+        raise RuntimeError('internal error in evaluate_reid: match bookkeeping is inconsistent')
+    return below + within[is_match]
+
+
+def _all_before_binned(dist: np.ndarray, mt: _Matches, q_pids: np.ndarray, q_camids: np.ndarray,
+                       gallery: _GalleryIndex, ws: _Workspace) -> np.ndarray:
+    """For every match of ``mt``, the number of gallery items before it in
+    its row's (distance, index) order; every row of ``dist`` has a match.
+
+    All items are counted with one histogram per row over distance bins
+    that are a monotone function of the distance; only the items that share
+    a bin with a match are compared exactly. Exact whatever the binning,
+    which only affects speed.
     """
     num_b, num_g = dist.shape
-    if not np.isfinite(dist).all():
-        raise ValueError('distmat contains NaN or infinite values')
     rows = np.arange(num_b)
-
-    # Same-identity items (matches and same-camera junk), in (row, dist, col)
-    # order: the input is row-major with ascending cols and lexsort is stable.
-    s_rows, s_cols = gallery.same_pid_items(q_pids)
-    s_dist = dist[s_rows, s_cols]
-    order = np.lexsort((s_dist, s_rows))
-    s_rows, s_cols, s_dist = s_rows[order], s_cols[order], s_dist[order]
-    s_count = np.bincount(s_rows, minlength=num_b)
-    s_before = np.arange(s_rows.shape[0]) - (np.cumsum(s_count) - s_count)[s_rows]
-    is_match = gallery.camids[s_cols] != q_camids[s_rows]
-    m_rows, m_cols, m_dist, m_same_before = s_rows[is_match], s_cols[is_match], s_dist[is_match], s_before[is_match]
-    num_pos = np.bincount(m_rows, minlength=num_b)
-    m_row_start = np.cumsum(num_pos) - num_pos
-    m_k = np.arange(m_rows.shape[0]) - m_row_start[m_rows]  # 0-based match index within the row
-
-    first_rank = np.zeros(num_b, np.int64)
-    ap = np.full(num_b, np.nan)
-    inp = np.full(num_b, np.nan)
-    valid = num_pos > 0
-    if not valid.any():
-        return num_pos, first_rank, ap, inp
-    first_idx = m_row_start[valid]
-    last_idx = first_idx + num_pos[valid] - 1
-
+    m_rows, m_cols = mt.rows, mt.cols
+    first_idx = mt.row_start
+    last_idx = first_idx + mt.num_pos - 1
     # Monotone binning of each row: [lo, hi] (the row's match distances) maps
     # to bins 1..n_bins; below lo goes to bin 0, far above hi to n_bins + 1.
     # Any positive scale keeps the bins monotone, so the result is exact; the
     # scale only decides how many items share a bin with a match.
     n_bins = max(16, num_g // _ITEMS_PER_BIN)
     width = n_bins + 2
-    lo = np.zeros(num_b, np.float64)
-    hi = np.zeros(num_b, np.float64)
-    lo[valid], hi[valid] = m_dist[first_idx], m_dist[last_idx]
+    lo = mt.dist[first_idx].astype(np.float64)
+    hi = mt.dist[last_idx].astype(np.float64)
     with np.errstate(divide='ignore', over='ignore', invalid='ignore', under='ignore'):
         scale = ((n_bins - 1) / (hi - lo)).astype(dist.dtype)
-        bad = valid & ~(np.isfinite(scale) & (scale > 0))
+        bad = ~(np.isfinite(scale) & (scale > 0))
         if bad.any():
             # One distinct match distance (e.g. a single match): bins as wide
             # as for a row spread over its whole range.
             sub = dist[bad]
             scale[bad] = ((n_bins - 1) / (sub.max(axis=1).astype(np.float64) - sub.min(axis=1))).astype(dist.dtype)
-        scale[~(np.isfinite(scale) & (scale > 0))] = 1.0  # constant rows, rows without a match
+        scale[~(np.isfinite(scale) & (scale > 0))] = 1.0  # constant rows
         # lo -> t ~ 1.5 and hi -> t ~ n_bins + 0.5: mid-bin, robust to rounding.
         shift = (lo - 1.5 / scale.astype(np.float64)).astype(dist.dtype)
         t = ws.get('t', (num_b, num_g), dist.dtype)
@@ -279,16 +352,79 @@ def _rank_stats(dist: np.ndarray, q_pids: np.ndarray, q_camids: np.ndarray, gall
     within = np.arange(ext.shape[0]) - np.flatnonzero(group_start)[np.cumsum(group_start) - 1]
     e_rows = ext // num_g
     e_cols = ext - e_rows * num_g
-    e_match = (gallery.pids[e_cols] == q_pids[e_rows]) & (gallery.camids[e_cols] != q_camids[e_rows])
+    e_match = mt.is_match(e_rows, e_cols, q_pids, q_camids, gallery)
     # Both lists are in (row, dist, col) order, so the matches line up.
     if int(e_match.sum()) != m_rows.shape[0]:
         raise RuntimeError('internal error in evaluate_reid: match bookkeeping is inconsistent')
     f_match = ext_flat[e_match]
-    all_before = hist_cum[f_match] - hist[f_match] - row_base[m_rows] + within[e_match]
-    others_before = all_before - m_same_before
-    rank = m_k + 1 + others_before
+    return hist_cum[f_match] - hist[f_match] - row_base[m_rows] + within[e_match]
 
-    ap[valid] = (np.bincount(m_rows, weights=(m_k + 1) / rank, minlength=num_b)[valid] / num_pos[valid])
+
+def _rank_stats(dist: np.ndarray,
+                q_pids: np.ndarray,
+                q_camids: np.ndarray,
+                gallery: _GalleryIndex,
+                ws: _Workspace,
+                check_finite: bool = True) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-query ``(num_matches, first_match_rank, AP, INP)`` for a block.
+
+    The rank of a query's ``k``-th match (0-based, in (distance, gallery
+    index) order) among the kept items is ``k + 1 + c``, where ``c`` counts
+    the items of other identities before it: all items before it minus the
+    same-identity ones, which are few and sorted exactly. Items before a
+    match are counted among those at most as far as the row's last match,
+    selected with one comparison per item (:func:`_all_before_sparse`);
+    rows where these are more than :data:`_SPARSE_MAX_FRACTION` of the
+    gallery (poor rankings) are counted with per-row histograms instead
+    (:func:`_all_before_binned`). Both are exact.
+
+    Args:
+        dist (np.ndarray): (B, G) C-contiguous float32/float64 distances.
+        q_pids (np.ndarray): (B,) query identities.
+        q_camids (np.ndarray): (B,) query cameras.
+        gallery (_GalleryIndex): Gallery labels.
+        ws (_Workspace): Buffers.
+        check_finite (bool): Check that the distances are finite (skipped
+            where the caller guarantees it). Defaults to True.
+
+    Returns:
+        tuple: (B,) arrays; ranks are 1-based among the items kept for the
+        query; AP/INP are NaN and ranks 0 for a query without a match.
+    """
+    num_b, num_g = dist.shape
+    if check_finite and not np.isfinite(dist).all():
+        raise ValueError('distmat contains NaN or infinite values')
+    mt = _Matches(dist, q_pids, q_camids, gallery)
+    num_pos = mt.num_pos
+    first_rank = np.zeros(num_b, np.int64)
+    ap = np.full(num_b, np.nan)
+    inp = np.full(num_b, np.nan)
+    valid = num_pos > 0
+    if not valid.any():
+        return num_pos, first_rank, ap, inp
+    first_idx = mt.row_start[valid]
+    last_idx = first_idx + num_pos[valid] - 1
+
+    last = np.full(num_b, -np.inf, dist.dtype)
+    last[valid] = mt.dist[last_idx]
+    mask = ws.get('mask', (num_b, num_g), np.bool_)
+    np.less_equal(dist, last[:, None], out=mask)
+    dense = np.count_nonzero(mask, axis=1) > _SPARSE_MAX_FRACTION * num_g
+    all_before = np.empty(mt.rows.shape[0], np.int64)
+    if dense.any():
+        mask[dense] = False
+        d_rows = np.flatnonzero(dense)
+        d_sel = dense[mt.rows]
+        sub = np.ascontiguousarray(dist[d_rows])
+        all_before[d_sel] = _all_before_binned(sub, _Matches(sub, q_pids[d_rows], q_camids[d_rows], gallery),
+                                               q_pids[d_rows], q_camids[d_rows], gallery, ws)
+    if not dense[valid].all():
+        s_sel = np.flatnonzero(~dense[mt.rows])
+        all_before[s_sel] = _all_before_sparse(dist, mask, mt, s_sel, q_pids, q_camids, gallery)
+    rank = mt.k + 1 + (all_before - mt.same_before)
+
+    m_rows = mt.rows
+    ap[valid] = (np.bincount(m_rows, weights=(mt.k + 1) / rank, minlength=num_b)[valid] / num_pos[valid])
     first_rank[valid] = rank[first_idx]
     inp[valid] = num_pos[valid] / rank[last_idx]
     return num_pos, first_rank, ap, inp
@@ -298,13 +434,75 @@ def _subchunk_rows(num_g: int) -> int:
     return max(1, _SUBCHUNK_ELEMENTS // num_g)
 
 
-def _evaluate_block(block: np.ndarray, start: int, q_pids: np.ndarray, q_camids: np.ndarray, gallery: _GalleryIndex,
-                    acc: _Accumulator, ws: _Workspace) -> None:
+def _evaluate_block(block: np.ndarray,
+                    start: int,
+                    q_pids: np.ndarray,
+                    q_camids: np.ndarray,
+                    gallery: _GalleryIndex,
+                    acc: _Accumulator,
+                    ws: _Workspace,
+                    check_finite: bool = True) -> None:
     rows = _subchunk_rows(block.shape[1])
     for a in range(0, block.shape[0], rows):
         b = min(a + rows, block.shape[0])
         sub = np.ascontiguousarray(block[a:b])
-        acc.add(start + a, _rank_stats(sub, q_pids[start + a:start + b], q_camids[start + a:start + b], gallery, ws))
+        acc.add(start + a,
+                _rank_stats(sub, q_pids[start + a:start + b], q_camids[start + a:start + b], gallery, ws, check_finite))
+
+
+def _evaluate_blocks(blocks: Iterable[Tuple[int, np.ndarray]],
+                     q_pids: np.ndarray,
+                     q_camids: np.ndarray,
+                     gallery: _GalleryIndex,
+                     check_finite: bool = True,
+                     progress: bool = False,
+                     desc: str = 'evaluate_reid') -> _Accumulator:
+    """Rank a stream of ``(first query row, (rows, G) distance block)``.
+
+    A block's rows are split among ``torch.get_num_threads()`` worker threads
+    (numpy releases the GIL in its kernels); the next block is produced once
+    the block is ranked, so ranking and the matrix product take turns on all
+    cores rather than competing for them, and one block is alive at a time.
+
+    Args:
+        blocks (Iterable): ``(start, block)`` pairs covering all queries.
+        q_pids, q_camids (np.ndarray): (Q,) query labels.
+        gallery (_GalleryIndex): Gallery labels.
+        check_finite (bool): Check the distances for NaN / inf.
+        progress (bool): Show an MMEngine progress bar (queries done).
+        desc (str): Name printed before the progress bar.
+
+    Returns:
+        _Accumulator: The per-query statistics.
+    """
+    num_q = q_pids.shape[0]
+    acc = _Accumulator(num_q)
+    workers = max(1, torch.get_num_threads())
+    spaces = [_Workspace() for _ in range(workers)]
+    bar = None
+    with ThreadPoolExecutor(workers, thread_name_prefix='reid-rank') as pool:
+        for start, block in blocks:
+            if progress and bar is None:  # after the first block: re-ranking prints its own first
+                print(f'{desc}: {num_q} queries x {gallery.num} gallery', flush=True)
+                bar = ProgressBar(num_q, file=sys.stdout)
+            # Parts of whole sub-chunks, so the result does not depend on the
+            # number of workers.
+            sub = _subchunk_rows(block.shape[1])
+            step = -(-block.shape[0] // (workers * sub)) * sub
+            parts = [(a, min(a + step, block.shape[0])) for a in range(0, block.shape[0], step)]
+            futures = [
+                pool.submit(_evaluate_block, block[a:b], start + a, q_pids, q_camids, gallery, acc, ws, check_finite)
+                for (a, b), ws in zip(parts, spaces)
+            ]
+            for f in futures:
+                f.result()
+            if bar is not None:
+                bar.update(block.shape[0])
+            del block, futures
+    if bar is not None:
+        bar.file.write('\n')
+        bar.file.flush()
+    return acc
 
 
 def evaluate_reid(distmat: ArrayLike,
@@ -363,10 +561,17 @@ def _as_features(x: ArrayLike, name: str) -> torch.Tensor:
         raise ValueError(f'{name} must be 2-D (num_samples, dim), got shape {tuple(feats.shape)}')
     if feats.dtype == torch.bool or feats.is_complex():
         raise ValueError(f'{name} must be real-valued, got dtype {feats.dtype}')
-    feats = feats.float()  # distances are computed in float32
-    if not torch.isfinite(feats).all():
+    feats = feats.float().contiguous()  # distances are computed in float32
+    # In row chunks: no full-size temporary.
+    if not all(bool(torch.isfinite(part).all()) for part in feats.split(_ROWS_PER_PASS)):
         raise ValueError(f'{name} contains NaN or infinite values')
-    return feats.contiguous()
+    return feats
+
+
+def _sq_norms(x: torch.Tensor) -> torch.Tensor:
+    """``x.pow(2).sum(dim=1)`` in row chunks (bitwise the same: each row is
+    reduced alone), without the full-size temporary of ``pow``."""
+    return torch.cat([part.pow(2).sum(dim=1) for part in x.split(_ROWS_PER_PASS)]) if x.shape[0] else x.new_zeros(0)
 
 
 class PairwiseDistance:
@@ -396,9 +601,27 @@ class PairwiseDistance:
             x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
         self.x, self.y, self.metric = x.contiguous(), y.contiguous(), metric
         if metric == 'euclidean':
-            self.x_sq = x.pow(2).sum(dim=1)
-            self.y_sq = y.pow(2).sum(dim=1)
+            self.x_sq = _sq_norms(x)
+            self.y_sq = self.x_sq if y is x else _sq_norms(y)
         self._tile_cache: Tuple[int, Optional[torch.Tensor]] = (-1, None)
+
+    @property
+    def finite(self) -> bool:
+        """Whether every distance is surely finite (finite features whose
+        squared norms sum far below the float32 range: every partial sum of
+        the product is bounded by them), so blocks need no NaN/inf check."""
+        if self.metric == 'cosine':
+            return True
+        big = max(float(self.x_sq.max()) if self.x_sq.numel() else 0.,
+                  float(self.y_sq.max()) if self.y_sq.numel() else 0.)
+        return bool(np.isfinite(big) and 4 * big < 1e37)
+
+    def iter_rows(self, chunk_size: int, start: int = 0, stop: Optional[int] = None) -> Iterator[Tuple[int, torch.Tensor]]:
+        """Yield ``(a, self.rows(a, b))`` for consecutive chunks of
+        ``chunk_size`` rows of ``[start, stop)``."""
+        stop = self.shape[0] if stop is None else stop
+        for a in range(start, stop, chunk_size):
+            yield a, self.rows(a, min(a + chunk_size, stop))
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -409,7 +632,9 @@ class PairwiseDistance:
         b = min(a + GEMM_TILE_ROWS, self.x.shape[0])
         torch.mm(self.x[a:b], self.y.t(), out=out)
         if self.metric == 'euclidean':
-            out.mul_(-2).add_(self.x_sq[a:b, None]).add_(self.y_sq[None, :])
+            # x_sq - 2 x.y then + y_sq: bitwise as mul_(-2).add_(x_sq).add_(y_sq)
+            # (-2 x.y is exact), one pass fewer.
+            torch.add(self.x_sq[a:b, None], out, alpha=-2, out=out).add_(self.y_sq[None, :])
         else:
             out.neg_().add_(1)
         return out
@@ -464,9 +689,10 @@ def chunk_rows_for_budget(num_gallery: int, memory_budget_mb: float) -> int:
     ``memory_budget_mb``.
 
     A chunk of ``C`` rows holds its (C, G) float32 distance block (4 bytes per
-    element), one cached GEMM tile (4 * GEMM_TILE_ROWS * G bytes) and the
-    evaluation buffers of a sub-chunk of ``min(C, S)`` rows (about 20 bytes
-    per element; ``S * G`` is about 256K).
+    element) and the ranking buffers of its sub-chunks (about 20 bytes per
+    element of ``S`` rows per ranking thread, ``S * G`` about 1M). Chunks
+    that are not whole GEMM tiles also keep one cached tile
+    (4 * GEMM_TILE_ROWS * G bytes).
 
     Args:
         num_gallery (int): Gallery size G.
@@ -478,16 +704,25 @@ def chunk_rows_for_budget(num_gallery: int, memory_budget_mb: float) -> int:
     """
     if not memory_budget_mb > 0:
         raise ValueError(f'memory_budget_mb must be > 0, got {memory_budget_mb!r}')
-    budget = memory_budget_mb * 2**20 - 4 * GEMM_TILE_ROWS * num_gallery
-    sub_rows = _subchunk_rows(num_gallery)
-    rows = int(budget // (24 * num_gallery))
-    if rows >= sub_rows:
-        rows = int((budget - 20 * sub_rows * num_gallery) // (4 * num_gallery))
+    budget = memory_budget_mb * 2**20
+    # Whole tiles: the block and the buffers of a sub-chunk per thread.
+    sub = 20 * _subchunk_rows(num_gallery) * num_gallery * max(1, torch.get_num_threads())
+    rows = int((budget - sub) // (4 * num_gallery))
+    if rows >= GEMM_TILE_ROWS:
+        return rows // GEMM_TILE_ROWS * GEMM_TILE_ROWS
+    # Part of a tile: the cached tile, the block and at most 20 bytes of
+    # buffers per element of the block.
+    rows = int((budget - 4 * GEMM_TILE_ROWS * num_gallery) // (24 * num_gallery))
     if rows < 1:
         need = (4 * GEMM_TILE_ROWS + 24) * num_gallery / 2**20
         raise ValueError(f'memory_budget_mb={memory_budget_mb} is too small for a gallery of {num_gallery} items: '
                          f'it needs at least {need:.2f} MiB')
-    return rows // GEMM_TILE_ROWS * GEMM_TILE_ROWS if rows >= GEMM_TILE_ROWS else rows
+    return rows
+
+
+def _check_chunk_size(chunk_size) -> None:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f'chunk_size must be a positive int or None, got {chunk_size!r}')
 
 
 def evaluate_reid_from_features(q_feats: ArrayLike,
@@ -500,16 +735,27 @@ def evaluate_reid_from_features(q_feats: ArrayLike,
                                 normalize: bool = True,
                                 max_rank: int = 50,
                                 chunk_size: Optional[int] = None,
-                                memory_budget_mb: float = 1024.,
-                                return_per_query: bool = False) -> Dict:
+                                memory_budget_mb: float = 512.,
+                                return_per_query: bool = False,
+                                rerank: bool = False,
+                                k1: int = 20,
+                                k2: int = 6,
+                                lambda_value: float = 0.3,
+                                progress: bool = False) -> Dict:
     """Market-1501 Re-ID evaluation from features, chunked over queries.
 
     For each chunk of queries the (chunk, G) distances are computed, ranked
-    and reduced to per-query statistics before the next chunk, so the extra
+    and reduced to per-query statistics (the ranking split among
+    ``torch.get_num_threads()`` threads) before the next chunk. The extra
     memory is bounded by ``memory_budget_mb`` (plus an L2-normalised float32
     copy of the features). The result is exactly that of
     :func:`evaluate_reid` on :func:`compute_distance_matrix` whatever the
     chunk size (distances come from fixed, position-aligned GEMM tiles).
+
+    With ``rerank=True`` the distances are the k-reciprocal re-ranked ones
+    (:func:`~dcal_mm.evaluation.functional.rerank_blocks`; the result equals
+    :func:`evaluate_reid` on :func:`~dcal_mm.evaluation.functional.k_reciprocal_rerank`),
+    streamed chunk by chunk: no (Q+G)^2 or Q x G matrix is held.
 
     Args:
         q_feats (np.ndarray | torch.Tensor): (Q, D) query features. CUDA
@@ -520,14 +766,23 @@ def evaluate_reid_from_features(q_feats: ArrayLike,
         metric (str): ``'euclidean'`` (squared Euclidean, default; with
             ``normalize=True`` this is TransReID's evaluation) or ``'cosine'``
             (``1 - cos``, fast-reid's default). On normalised features the two
-            give the same ranking up to float rounding.
+            give the same ranking up to float rounding. Re-ranking always
+            uses squared Euclidean distances (of normalised features when
+            ``normalize`` or cosine).
         normalize (bool): L2-normalise features first. Defaults to True.
         max_rank (int): Length of the CMC curve. Defaults to 50.
         chunk_size (int, optional): Queries per chunk. Defaults to None:
             derived from ``memory_budget_mb`` by :func:`chunk_rows_for_budget`.
-        memory_budget_mb (float): Working-memory budget of a chunk, in MiB.
-            Defaults to 1024.
+        memory_budget_mb (float): Working-memory budget of a chunk in MiB.
+            Defaults to 512.
         return_per_query (bool): See :func:`evaluate_reid`.
+        rerank (bool): Evaluate k-reciprocal re-ranked distances. Defaults
+            to False.
+        k1 (int): Re-ranking k1. Defaults to 20.
+        k2 (int): Re-ranking k2. Defaults to 6.
+        lambda_value (float): Re-ranking lambda. Defaults to 0.3.
+        progress (bool): Show progress (MMEngine progress bars). Defaults to
+            False.
 
     Returns:
         dict: As :func:`evaluate_reid`.
@@ -538,17 +793,31 @@ def evaluate_reid_from_features(q_feats: ArrayLike,
     q_pids, g_pids, q_camids, g_camids = _check_labels(q.shape[0], g.shape[0], q_pids, g_pids, q_camids, g_camids)
     if g.device != q.device:
         raise ValueError(f'q_feats and g_feats are on different devices: {q.device} vs {g.device}')
-    if chunk_size is None:
-        chunk_size = chunk_rows_for_budget(g.shape[0], memory_budget_mb)
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f'chunk_size must be a positive int or None, got {chunk_size!r}')
-    pd = PairwiseDistance(q, g, metric, normalize)
+    if metric not in _METRICS:
+        raise ValueError(f'metric must be one of {_METRICS}, got {metric!r}')
+    if chunk_size is not None:
+        _check_chunk_size(chunk_size)
     gallery = _GalleryIndex(g_pids, g_camids)
-    acc = _Accumulator(q.shape[0])
-    ws = _Workspace()
-    for start in range(0, q.shape[0], chunk_size):
-        stop = min(start + chunk_size, q.shape[0])
-        block = pd.rows(start, stop).cpu().numpy()
-        _evaluate_block(block, start, q_pids, q_camids, gallery, acc, ws)
-        del block
+    if rerank:
+        from .rerank import rerank_blocks
+        blocks = rerank_blocks(
+            q,
+            g,
+            k1=k1,
+            k2=k2,
+            lambda_value=lambda_value,
+            normalize=normalize or metric == 'cosine',
+            chunk_size=chunk_size,
+            memory_budget_mb=memory_budget_mb,
+            progress=progress)
+        check_finite = False  # rerank_blocks checks its distances
+        desc = 'evaluate_reid (re-ranked)'
+    else:
+        pd = PairwiseDistance(q, g, metric, normalize)
+        if chunk_size is None:
+            chunk_size = chunk_rows_for_budget(g.shape[0], memory_budget_mb)
+        blocks = ((a, block.cpu().numpy()) for a, block in pd.iter_rows(chunk_size))
+        check_finite = not pd.finite
+        desc = 'evaluate_reid'
+    acc = _evaluate_blocks(blocks, q_pids, q_camids, gallery, check_finite, progress, desc)
     return acc.result(max_rank, return_per_query)

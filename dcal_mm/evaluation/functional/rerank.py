@@ -1,5 +1,5 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""k-reciprocal re-ranking (Zhong, Zheng, Cao, Li; CVPR 2017), chunked.
+"""k-reciprocal re-ranking (Zhong, Zheng, Cao, Li; CVPR 2017), streamed.
 
 The algorithm is the one of the authors' code as carried by TransReID
 (``utils/reranking.py``) and torchreid (``utils/rerank.py``):
@@ -19,61 +19,86 @@ Differences from the reference code, all our choices:
 
 * Neighbour ties are broken by index (stable argsort); the reference uses
   numpy's unstable argsort.
-* ``V`` is kept sparse in float32 (the reference: dense float16), and the
-  ``O`` values inside ``V`` are recomputed per pair in float64. Results agree
-  with a float64 computation to about 1e-7 and differ from the reference's
-  by its float16 rounding (up to about 1e-3).
+* ``V`` is kept sparse in float64 (the reference: dense float16); the
+  ``O`` values inside ``V`` are recomputed per pair (float32 dot products,
+  as the distance matrix, float64 sums). Results agree with a float64
+  computation to about 1e-7 and differ from the reference's by its float16
+  rounding (up to about 1e-3).
 
-Memory: the reference builds the dense ``N x N`` distance (4 N^2 bytes: 1.5 GB
-for Market-1501's N = 19,281, 35 GB for MSMT17), its ``N x N`` argsort (8 N^2
-bytes) and two dense ``N x N`` float16 ``V`` (2 N^2 bytes each). Here the
-``N x N`` distance is computed in row chunks that fit ``memory_budget_mb``
-and is reduced at once to each row's nearest neighbours; the Jaccard step is
-chunked to the same budget. Peak memory is about ``4 Q G`` bytes (the
-returned matrix) + ``memory_budget_mb`` + ~100 MB of fixed-size
-temporaries + ``O(N k1 k2)`` for the sparse ``V``. Time is still
-``O(N^2 D)``: ``max_samples`` (default 20,000, which admits Market-1501
-3,368 + 15,913, DukeMTMC-reID 2,228 + 17,661 and VeRi-776 1,678 + 11,579)
-refuses larger sets with an error rather than starting a run of hours with a
-``4 Q G`` result (3.8 GB for MSMT17) that may not fit; raise it to go on.
+How it runs without any (Q+G)^2 or Q x G matrix (:func:`rerank_blocks`):
+
+* pass 1 computes the ``N x N`` distances in row chunks and keeps, per row,
+  its maximum and its ``max(k1 + 1, k2)`` nearest neighbours (found among
+  the items below a per-row bound, not by sorting the row);
+* the k-reciprocal sets, ``V`` and the query expansion only need these
+  neighbour lists (``N x (k1 + 1)`` ints) and per-pair distances, and ``V``
+  has a few dozen nonzeros per row, stored sparse;
+* pass 2 recomputes the query rows' distances chunk by chunk, adds the
+  Jaccard distance through an inverted index over the gallery's nonzeros (as
+  the reference's ``invIndex``) and yields each ``final`` chunk, which
+  :func:`~dcal_mm.evaluation.functional.evaluate_reid_from_features` ranks
+  before the next is made.
+
+Time is that of the two matrix products, ``O((Q + G)^2 D + Q (Q + G) D)``
+(MSMT17, 93,820 x 1,536-d: about 31 TFLOP); memory is the features, one
+chunk, the neighbour lists and the sparse ``V``.
 """
-from typing import Optional, Tuple
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
 
 from . import reid as reid_module
-from .reid import ArrayLike, PairwiseDistance, _as_features
+from .reid import ArrayLike, PairwiseDistance, _as_features, _ordered_uint32
 
 
-def _nearest(block: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``k`` smallest entries of each row, in (value, index)
-    order: the first ``k`` entries of a stable ascending argsort."""
-    vals, idx = torch.topk(block, k, dim=1, largest=False, sorted=True)
-    # topk orders equal values arbitrarily: re-sort the k by (value, index).
-    by_index = torch.argsort(idx, dim=1)
-    idx, vals = idx.gather(1, by_index), vals.gather(1, by_index)
-    idx = idx.gather(1, torch.sort(vals, dim=1, stable=True).indices)
-    # If the k-th value is tied with entries outside the k, topk's pick among
-    # them is arbitrary: redo those rows with a full stable sort.
-    tied = (block <= vals.max(dim=1, keepdim=True).values).sum(dim=1) > k
-    if tied.any():
-        rows = tied.nonzero().flatten()
-        idx[rows] = torch.sort(block[rows], dim=1, stable=True).indices[:, :k]
-    return idx
+def _nearest_normalized(block: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Row maxima and, per row, the ``k`` nearest items of the row divided
+    by its maximum, in (normalised value, index) order: the first ``k`` of a
+    stable argsort of ``block / max``, without dividing or sorting the row.
 
+    The maximum of the minima of ``k + 1`` row segments, ``tau``, has at
+    least ``k + 1`` items at or below it; only those are sorted. Division by
+    the row maximum is monotone, so no other item comes before the ``k``-th
+    when its normalised value is below ``fl(tau / max)``; rows where it is
+    not (ties at the bound) are sorted whole.
 
-def _pass1_rows(num: int, memory_budget_mb: float) -> int:
-    """Rows per distance chunk of the first pass: the float32 block plus the
-    top-k and tie-check temporaries, about 24 bytes per element."""
-    if not memory_budget_mb > 0:
-        raise ValueError(f'memory_budget_mb must be > 0, got {memory_budget_mb!r}')
-    rows = int(memory_budget_mb * 2**20 // (24 * num))
-    if rows < 1:
-        raise ValueError(f'memory_budget_mb={memory_budget_mb} is too small for {num} samples: it needs at least '
-                         f'{24 * num / 2**20:.2f} MiB')
-    tile = reid_module.GEMM_TILE_ROWS
-    return rows // tile * tile if rows >= tile else rows
+    Args:
+        block (np.ndarray): (B, N) float32 distances.
+        k (int): Neighbours per row, ``1 <= k <= N``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (B, k) int64 indices and the (B,)
+        float32 row maxima.
+
+    Raises:
+        ValueError: A row has no positive distance (its maximum is <= 0).
+    """
+    num_b, num = block.shape
+    mx = block.max(axis=1)
+    if not (mx > 0).all():
+        raise ValueError('a sample has no positive distance to any sample (all features identical?)')
+    if k >= num:
+        return np.argsort(block / mx[:, None], axis=1, kind='stable')[:, :k], mx
+    starts = np.linspace(0, num, k + 2).astype(np.int64)[:-1]
+    tau = np.minimum.reduceat(block, starts, axis=1).max(axis=1)
+    flat = np.flatnonzero(block <= tau[:, None])  # row-major: cols ascending
+    rows = flat // num
+    vals = block.reshape(-1)[flat] / mx[rows]
+    order = np.argsort((rows << 32) + _ordered_uint32(vals), kind='stable')  # (row, value, col)
+    count = np.bincount(rows, minlength=num_b)
+    pos = (np.cumsum(count) - count)[:, None] + np.arange(k)
+    pick = order[pos]
+    nn = flat[pick] - rows[pick] * num
+    bad = np.flatnonzero(~(vals[pick[:, -1]] < tau / mx))
+    for r in bad:
+        nn[r] = np.argsort(block[r] / mx[r], kind='stable')[:k]
+    return nn, mx
 
 
 def _reciprocal(nn: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
@@ -84,15 +109,37 @@ def _reciprocal(nn: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
 
 
 def _pair_distance(feats: torch.Tensor, sq: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distance of the given pairs, in float64, in batches
-    of about 2M feature elements."""
+    """Squared Euclidean distance of the pairs ``(rows[p], cols[p])``;
+    ``rows`` ascending. The dot products are batched per row (one gathered
+    (pairs, D) block times the row's feature, float32 as the distance
+    matrix), the norms added in float64.
+
+    Args:
+        feats (torch.Tensor): (N, D) float32 features.
+        sq (torch.Tensor): (N,) float64 squared norms.
+        rows (np.ndarray): (P,) int64 row of each pair, ascending.
+        cols (np.ndarray): (P,) int64 column of each pair.
+
+    Returns:
+        np.ndarray: (P,) float64 distances.
+    """
     out = np.empty(rows.shape[0], np.float64)
-    step = max(1, (1 << 21) // feats.shape[1])
-    for a in range(0, rows.shape[0], step):
-        r = torch.from_numpy(rows[a:a + step])
-        c = torch.from_numpy(cols[a:a + step])
-        dot = (feats[r].double() * feats[c].double()).sum(dim=1)
-        out[a:a + step] = (sq[r] + sq[c] - 2 * dot).numpy()
+    if rows.shape[0] == 0:
+        return out
+    # Per row: its pairs padded to the longest run, as one batched product.
+    urows, start, count = np.unique(rows, return_index=True, return_counts=True)
+    width = int(count.max())
+    pos = np.arange(rows.shape[0]) - np.repeat(start, count)
+    padded = np.repeat(urows, width).reshape(-1, width)  # pad with the row itself
+    padded[np.repeat(np.arange(urows.shape[0]), count), pos] = cols
+    step = max(1, (1 << 22) // (width * feats.shape[1]))
+    dots = np.empty((urows.shape[0], width), np.float32)
+    for a in range(0, urows.shape[0], step):
+        r = torch.from_numpy(urows[a:a + step])
+        c = torch.from_numpy(padded[a:a + step])
+        dots[a:a + step] = torch.bmm(feats[c], feats[r].unsqueeze(2)).squeeze(2).numpy()
+    sq = sq.numpy()
+    out[:] = sq[rows] + sq[cols] - 2 * dots[np.repeat(np.arange(urows.shape[0]), count), pos].astype(np.float64)
     return out
 
 
@@ -103,18 +150,67 @@ def _sum_duplicates(keys: np.ndarray, vals: np.ndarray) -> Tuple[np.ndarray, np.
     return keys[starts], np.add.reduceat(vals, starts) if vals.size else vals
 
 
-def k_reciprocal_rerank(q_feats: ArrayLike,
-                        g_feats: ArrayLike,
-                        k1: int = 20,
-                        k2: int = 6,
-                        lambda_value: float = 0.3,
-                        max_samples: Optional[int] = 20000,
-                        memory_budget_mb: float = 1024.) -> np.ndarray:
-    """k-reciprocal re-ranking of query-gallery distances (Zhong et al. 2017).
+def _check_args(k1: int, k2: int, lambda_value: float) -> None:
+    for name, k in (('k1', k1), ('k2', k2)):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f'{name} must be a positive int, got {k!r}')
+    if not 0 <= lambda_value <= 1:
+        raise ValueError(f'lambda_value must be in [0, 1], got {lambda_value!r}')
 
-    Features are used as given (normalise them first for TransReID's setting);
-    the base distance is their squared Euclidean distance. See the module
-    docstring for the algorithm, our choices and the memory use.
+
+def _features(q_feats: ArrayLike, g_feats: ArrayLike, normalize: bool) -> Tuple[torch.Tensor, int, int]:
+    """(N, D) float32 query + gallery features (one copy, L2-normalised in
+    place when asked: bitwise ``F.normalize`` of each set)."""
+    q = _as_features(q_feats, 'q_feats')
+    g = _as_features(g_feats, 'g_feats')
+    num_q, num_g = q.shape[0], g.shape[0]
+    if num_q == 0 or num_g == 0:
+        raise ValueError(f're-ranking needs queries and gallery items, got {num_q} and {num_g}')
+    if q.shape[1] != g.shape[1]:
+        raise ValueError(f'feature dims differ: q_feats {q.shape[1]} vs g_feats {g.shape[1]}')
+    feats = torch.cat([q, g.to(q.device)])
+    if normalize:
+        feats.div_(feats.norm(p=2, dim=1, keepdim=True).clamp_min_(1e-12))
+    return feats, num_q, num_g
+
+
+def _expected_minutes(feats: torch.Tensor, num_q: int) -> float:
+    """Expected re-ranking time: the FLOPs of the two distance products
+    (N x N, then Q x N) at the rate of a timed sample product, plus 15% for
+    the rest (measured on a 2-core CPU)."""
+    num, dim = feats.shape
+    rows, cols = min(num, 256), min(num, 8192)
+    sample = feats[:rows] @ feats[:cols].t()  # warm-up
+    t0 = time.perf_counter()
+    sample = feats[:rows] @ feats[:cols].t()
+    rate = 2 * rows * cols * dim / max(time.perf_counter() - t0, 1e-9)
+    del sample
+    return 1.15 * 2 * dim * num * (num + num_q) / rate / 60
+
+
+def _split_rows(pool: ThreadPoolExecutor, workers: int, fn, block: np.ndarray) -> list:
+    """Run ``fn`` on ``workers`` row slices of ``block`` in ``pool``."""
+    step = -(-block.shape[0] // workers)
+    futures = [pool.submit(fn, block[a:a + step]) for a in range(0, block.shape[0], step)]
+    return [f.result() for f in futures]
+
+
+def rerank_blocks(q_feats: ArrayLike,
+                  g_feats: ArrayLike,
+                  k1: int = 20,
+                  k2: int = 6,
+                  lambda_value: float = 0.3,
+                  normalize: bool = False,
+                  chunk_size: Optional[int] = None,
+                  memory_budget_mb: float = 512.,
+                  progress: bool = False) -> Iterator[Tuple[int, np.ndarray]]:
+    """k-reciprocal re-ranked query-gallery distances, chunk by chunk.
+
+    A generator: the neighbour pass over all ``N = Q + G`` samples runs at
+    the first ``next``; then each ``next`` yields ``(a, block)``, the
+    re-ranked distances of queries ``a .. a + len(block)`` to the whole
+    gallery, as :func:`k_reciprocal_rerank` computes them. See the module
+    docstring for the algorithm and how it is streamed.
 
     Args:
         q_feats (np.ndarray | torch.Tensor): (Q, D) query features.
@@ -124,58 +220,63 @@ def k_reciprocal_rerank(q_feats: ArrayLike,
             Defaults to 6.
         lambda_value (float): Weight of the original distance in the final
             one, in [0, 1]. Defaults to 0.3.
-        max_samples (int, optional): Largest ``Q + G`` accepted; None for no
-            limit. Defaults to 20000.
-        memory_budget_mb (float): Budget of one distance chunk in MiB.
-            Defaults to 1024.
+        normalize (bool): L2-normalise the features first (TransReID).
+            Defaults to False: features are used as given.
+        chunk_size (int, optional): Rows per distance chunk. Defaults to
+            None: from ``memory_budget_mb``
+            (:func:`~dcal_mm.evaluation.functional.chunk_rows_for_budget`
+            with ``N`` columns).
+        memory_budget_mb (float): Budget of one distance chunk and its
+            temporaries, in MiB. Defaults to 512.
+        progress (bool): Print the expected time and show a progress bar
+            for the neighbour pass. Defaults to False.
 
-    Returns:
-        np.ndarray: (Q, G) float32 re-ranked distances.
+    Yields:
+        tuple[int, np.ndarray]: First query row and its (rows, G) float32
+        re-ranked distances (a view, valid until the next step).
     """
-    for name, k in (('k1', k1), ('k2', k2)):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f'{name} must be a positive int, got {k!r}')
-    if not 0 <= lambda_value <= 1:
-        raise ValueError(f'lambda_value must be in [0, 1], got {lambda_value!r}')
-    q = _as_features(q_feats, 'q_feats')
-    g = _as_features(g_feats, 'g_feats')
-    num_q, num_g = q.shape[0], g.shape[0]
-    if num_q == 0 or num_g == 0:
-        raise ValueError(f're-ranking needs queries and gallery items, got {num_q} and {num_g}')
-    if q.shape[1] != g.shape[1]:
-        raise ValueError(f'feature dims differ: q_feats {q.shape[1]} vs g_feats {g.shape[1]}')
+    _check_args(k1, k2, lambda_value)
+    feats, num_q, num_g = _features(q_feats, g_feats, normalize)
     num = num_q + num_g
-    if max_samples is not None and num > max_samples:
-        raise ValueError(f're-ranking {num_q} queries + {num_g} gallery = {num} samples exceeds max_samples='
-                         f'{max_samples}: it takes O(N^2 D) time and {4 * num_q * num_g / 2**30:.1f} GiB for '
-                         f'the result; raise max_samples to run it anyway')
-    feats = torch.cat([q, g.to(q.device)])
+    if chunk_size is None:
+        chunk_size = reid_module.chunk_rows_for_budget(num, memory_budget_mb)
+    else:
+        reid_module._check_chunk_size(chunk_size)
     pd = PairwiseDistance(feats, feats, 'euclidean', normalize=False)
+    if not pd.finite:
+        raise ValueError('re-ranking: feature norms are too large for float32 distances')
     k_fwd = min(k1 + 1, num)
     k_half = min(int(np.around(k1 / 2)) + 1, num)
     k_qe = min(k2, num)
+    k_nn = max(k_fwd, k_qe)
+    workers = max(1, torch.get_num_threads())
 
-    # Pass 1: row-normalised distances -> nearest neighbours, and the
-    # query-gallery block of O.
-    nn = np.empty((num, max(k_fwd, k_qe)), np.int64)
+    # Pass 1: row maxima and nearest neighbours (of the row-normalised O).
+    nn = np.empty((num, k_nn), np.int64)
     row_max = np.empty(num, np.float32)
-    final = np.empty((num_q, num_g), np.float32)
-    chunk = _pass1_rows(num, memory_budget_mb)
-    for a in range(0, num, chunk):
-        b = min(a + chunk, num)
-        block = pd.rows(a, b)
-        mx = block.max(dim=1).values
-        if not (mx > 0).all():
-            bad = a + int((mx <= 0).nonzero()[0, 0])
-            raise ValueError(f'sample {bad} has no positive distance to any sample (all features identical?)')
-        block /= mx[:, None]
-        row_max[a:b] = mx.cpu().numpy()
-        nn[a:b] = _nearest(block, nn.shape[1]).cpu().numpy()
-        if a < num_q:
-            final[a:min(b, num_q)] = block[:min(b, num_q) - a, num_q:].cpu().numpy()
-        del block
+    bar = None
+    if progress:
+        print_log(
+            f're-ranking {num_q} queries + {num_g} gallery ({feats.shape[1]}-d): expected about '
+            f'{_expected_minutes(feats, num_q):.1f} min (an N x N and a Q x N distance product, timed on a sample '
+            f'now; a busy machine takes longer)',
+            logger='current')
+        print(f'k-reciprocal re-ranking, neighbours of {num} samples', flush=True)
+        bar = ProgressBar(num, file=sys.stdout)
+    with ThreadPoolExecutor(workers, thread_name_prefix='rerank') as pool:
+        for a, block in pd.iter_rows(chunk_size):
+            b = a + block.shape[0]
+            parts = _split_rows(pool, workers, lambda x: _nearest_normalized(x, k_nn), block.cpu().numpy())
+            nn[a:b] = np.concatenate([p[0] for p in parts])
+            row_max[a:b] = np.concatenate([p[1] for p in parts])
+            del block, parts
+            if bar is not None:
+                bar.update(b - a)
+    if bar is not None:
+        bar.file.write('\n')
+        bar.file.flush()
 
-    # Pass 2: expanded k-reciprocal sets -> sparse V (COO, row-major).
+    # k-reciprocal sets, expanded -> sparse V (COO, row-major).
     half_mask = _reciprocal(nn, np.arange(num), k_half)
     half_len = half_mask.sum(axis=1)
     feats_cpu = feats.cpu()
@@ -205,6 +306,7 @@ def k_reciprocal_rerank(q_feats: ArrayLike,
         w /= np.bincount(r - a, weights=w, minlength=len(rows))[r - a]
         v_rows.append(r), v_cols.append(c), v_vals.append(w)
     v_rows, v_cols, v_vals = np.concatenate(v_rows), np.concatenate(v_cols), np.concatenate(v_vals)
+    del feats_cpu, feats64_sq, half_mask
 
     # Query expansion: V_qe[i] = mean of V over the k2 nearest of i.
     if k_qe > 1:
@@ -215,36 +317,115 @@ def k_reciprocal_rerank(q_feats: ArrayLike,
         ent = np.repeat(row_ptr[src], counts) + (
             np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
         keys, vals = _sum_duplicates(dst * num + v_cols[ent], v_vals[ent] / k_qe)
+        del row_ptr, src, counts, dst, ent
         v_rows, v_cols, v_vals = keys // num, keys % num, vals
+        del keys, vals
+    del nn
 
-    # Jaccard on the query-gallery block through the gallery rows' columns.
+    # Inverted index: the gallery rows' entries by column.
     gal = v_rows >= num_q
     order = np.argsort(v_cols[gal], kind='stable')
     g_rows, g_cols, g_vals = v_rows[gal][order] - num_q, v_cols[gal][order], v_vals[gal][order]
     col_ptr = np.concatenate(([0], np.cumsum(np.bincount(g_cols, minlength=num))))
+    del gal, order, g_cols
     qry = np.flatnonzero(v_rows < num_q)  # row-major, so rows are contiguous
     q_rows, q_cols, q_vals = v_rows[qry], v_cols[qry], v_vals[qry]
+    del v_rows, v_cols, v_vals, qry
     pairs = col_ptr[q_cols + 1] - col_ptr[q_cols]
     pairs_per_query = np.bincount(q_rows, weights=pairs, minlength=num_q)
     q_ptr = np.concatenate(([0], np.cumsum(np.bincount(q_rows, minlength=num_q))))
-    # Half the budget for the dense block (temp_min and the Jaccard
-    # temporaries: about 32 bytes per element), half for the pairs (query
-    # entry x gallery entry sharing a column: about 64 bytes each).
-    rows_per_chunk = max(1, min(num_q, int(memory_budget_mb * 2**20 // (64 * num_g))))
+    # Jaccard sub-chunks: dense temporaries (about 32 bytes per element) and
+    # pairs (query entry x gallery entry sharing a column: about 64 bytes
+    # each) within half the budget each.
+    rows_per_sub = max(1, int(memory_budget_mb * 2**20 // (64 * num_g)))
     max_pairs = max(1, int(memory_budget_mb * 2**20 // 128))
-    a = 0
-    while a < num_q:
-        # Grow the chunk while its pair count and dense block stay bounded.
-        b = a + max(1, int(np.searchsorted(np.cumsum(pairs_per_query[a:a + rows_per_chunk]), max_pairs, side='right')))
-        b = min(b, a + rows_per_chunk, num_q)
-        e0, e1 = q_ptr[a], q_ptr[b]
-        cnt = pairs[e0:e1]
-        ent = np.repeat(np.arange(e0, e1), cnt)
-        gal_ent = np.repeat(col_ptr[q_cols[e0:e1]], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        mins = np.minimum(q_vals[ent], g_vals[gal_ent])
-        temp_min = np.bincount(
-            (q_rows[ent] - a) * num_g + g_rows[gal_ent], weights=mins, minlength=(b - a) * num_g).reshape(b - a, num_g)
-        jaccard = 1 - temp_min / (2 - temp_min)
-        final[a:b] = jaccard * (1 - lambda_value) + final[a:b] * lambda_value
-        a = b
+
+    # Pass 2: the query rows again -> O, + Jaccard -> final, chunk by chunk.
+    for a0, block in pd.iter_rows(chunk_size, 0, num_q):
+        block = block.cpu().numpy()
+        b0 = a0 + block.shape[0]
+        final = block[:, num_q:]
+        np.divide(final, row_max[a0:b0, None], out=final)  # O, float32
+        a = a0
+        while a < b0:
+            # Grow the sub-chunk while its pair count and dense block stay bounded.
+            b = a + max(1, int(np.searchsorted(np.cumsum(pairs_per_query[a:a + rows_per_sub]), max_pairs,
+                                               side='right')))
+            b = min(b, a + rows_per_sub, b0)
+            e0, e1 = q_ptr[a], q_ptr[b]
+            cnt = pairs[e0:e1]
+            ent = np.repeat(np.arange(e0, e1), cnt)
+            gal_ent = np.repeat(col_ptr[q_cols[e0:e1]], cnt) + (
+                np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+            mins = np.minimum(q_vals[ent], g_vals[gal_ent])
+            temp_min = np.bincount(
+                (q_rows[ent] - a) * num_g + g_rows[gal_ent], weights=mins,
+                minlength=(b - a) * num_g).reshape(b - a, num_g)
+            del ent, gal_ent, mins
+            jaccard = 1 - temp_min / (2 - temp_min)
+            final[a - a0:b - a0] = jaccard * (1 - lambda_value) + final[a - a0:b - a0] * lambda_value
+            del temp_min, jaccard
+            a = b
+        yield a0, final
+        del final, block
+
+
+def k_reciprocal_rerank(q_feats: ArrayLike,
+                        g_feats: ArrayLike,
+                        k1: int = 20,
+                        k2: int = 6,
+                        lambda_value: float = 0.3,
+                        max_samples: Optional[int] = None,
+                        memory_budget_mb: float = 512.,
+                        normalize: bool = False,
+                        progress: bool = False) -> np.ndarray:
+    """k-reciprocal re-ranking of query-gallery distances (Zhong et al. 2017).
+
+    The whole (Q, G) result of :func:`rerank_blocks`. To evaluate, prefer
+    ``evaluate_reid_from_features(..., rerank=True)``, which ranks the
+    chunks as they come and never holds the Q x G matrix (3.8 GB for
+    MSMT17). The base distance is the squared Euclidean distance of the
+    features (normalised first when ``normalize``). See the module
+    docstring for the algorithm and our choices.
+
+    Args:
+        q_feats (np.ndarray | torch.Tensor): (Q, D) query features.
+        g_feats (np.ndarray | torch.Tensor): (G, D) gallery features.
+        k1 (int): Size of the k-reciprocal neighbourhood. Defaults to 20.
+        k2 (int): Neighbours averaged by query expansion (1 = none).
+            Defaults to 6.
+        lambda_value (float): Weight of the original distance in the final
+            one, in [0, 1]. Defaults to 0.3.
+        max_samples (int, optional): Largest ``Q + G`` accepted; None (the
+            default) for no limit.
+        memory_budget_mb (float): Budget of one distance chunk in MiB.
+            Defaults to 512.
+        normalize (bool): L2-normalise the features first. Defaults to
+            False.
+        progress (bool): Print the expected time and progress. Defaults to
+            False.
+
+    Returns:
+        np.ndarray: (Q, G) float32 re-ranked distances.
+    """
+    _check_args(k1, k2, lambda_value)
+    num_q, num_g = len(q_feats), len(g_feats)
+    num = num_q + num_g
+    if max_samples is not None and num > max_samples:
+        raise ValueError(f're-ranking {num_q} queries + {num_g} gallery = {num} samples exceeds max_samples='
+                         f'{max_samples}; the result alone takes {4 * num_q * num_g / 2**30:.1f} GiB: '
+                         f'evaluate_reid_from_features(..., rerank=True) streams it instead')
+    final = None
+    for a, block in rerank_blocks(
+            q_feats,
+            g_feats,
+            k1=k1,
+            k2=k2,
+            lambda_value=lambda_value,
+            normalize=normalize,
+            memory_budget_mb=memory_budget_mb,
+            progress=progress):
+        if final is None:
+            final = np.empty((num_q, block.shape[1]), np.float32)
+        final[a:a + block.shape[0]] = block
     return final
