@@ -568,10 +568,18 @@ def _as_features(x: ArrayLike, name: str) -> torch.Tensor:
     return feats
 
 
-def _sq_norms(x: torch.Tensor) -> torch.Tensor:
-    """``x.pow(2).sum(dim=1)`` in row chunks (bitwise the same: each row is
-    reduced alone), without the full-size temporary of ``pow``."""
-    return torch.cat([part.pow(2).sum(dim=1) for part in x.split(_ROWS_PER_PASS)]) if x.shape[0] else x.new_zeros(0)
+def _sq_norms(x: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """``x.to(dtype).pow(2).sum(dim=1)`` in row chunks (bitwise the same:
+    each row is reduced alone), without full-size temporaries."""
+    dtype = x.dtype if dtype is None else dtype
+    if not x.shape[0]:
+        return x.new_zeros(0, dtype=dtype)
+    return torch.cat([part.to(dtype).pow(2).sum(dim=1) for part in x.split(_ROWS_PER_PASS)])
+
+
+def _inv_norms(x: torch.Tensor) -> torch.Tensor:
+    """``1 / max(|x_i|, 1e-12)`` per row (``F.normalize``'s clamp), chunked."""
+    return _sq_norms(x).sqrt_().clamp_min_(1e-12).reciprocal_()
 
 
 class PairwiseDistance:
@@ -583,7 +591,10 @@ class PairwiseDistance:
     ``|x|^2 + |y|^2 - 2 x.y`` (torchreid/TransReID; not clamped, so it can be
     slightly negative for near-identical features). ``'cosine'`` is
     ``1 - cos(x, y)``. Features are L2-normalised first when ``normalize`` is
-    True; cosine always normalises.
+    True; cosine always normalises. No normalised copy of ``y`` (the
+    gallery, 550 MiB at MSMT17 size) is made: each tile multiplies the
+    normalised rows of ``x`` with ``y`` and scales its columns by
+    ``1 / |y_j|``, folded into the pass that adds the norms.
 
     Args:
         x (torch.Tensor): (N, D) float features.
@@ -597,12 +608,19 @@ class PairwiseDistance:
             raise ValueError(f'metric must be one of {_METRICS}, got {metric!r}')
         if x.shape[1] != y.shape[1]:
             raise ValueError(f'feature dims differ: {x.shape[1]} vs {y.shape[1]}')
-        if normalize or metric == 'cosine':
-            x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
         self.x, self.y, self.metric = x.contiguous(), y.contiguous(), metric
+        self.normalize = normalize or metric == 'cosine'
+        if self.normalize:
+            self.y_inv = _inv_norms(self.y)
+            # -2 / |y_j| (cosine: -1 / |y_j|) scales a tile's columns.
+            self._col_scale = self.y_inv * (-2. if metric == 'euclidean' else -1.)
         if metric == 'euclidean':
-            self.x_sq = _sq_norms(x)
-            self.y_sq = self.x_sq if y is x else _sq_norms(y)
+            if self.normalize:  # |x_i / |x_i||^2: 1 up to rounding
+                self.x_sq = (_sq_norms(self.x) * _inv_norms(self.x).pow(2))
+                self.y_sq = self.x_sq if y is x else _sq_norms(self.y) * self.y_inv.pow(2)
+            else:
+                self.x_sq = _sq_norms(self.x)
+                self.y_sq = self.x_sq if y is x else _sq_norms(self.y)
         self._tile_cache: Tuple[int, Optional[torch.Tensor]] = (-1, None)
 
     @property
@@ -630,13 +648,16 @@ class PairwiseDistance:
     def _tile_into(self, tile: int, out: torch.Tensor) -> torch.Tensor:
         a = tile * GEMM_TILE_ROWS
         b = min(a + GEMM_TILE_ROWS, self.x.shape[0])
-        torch.mm(self.x[a:b], self.y.t(), out=out)
-        if self.metric == 'euclidean':
+        rows = F.normalize(self.x[a:b], dim=1) if self.normalize else self.x[a:b]
+        torch.mm(rows, self.y.t(), out=out)
+        if self.normalize and self.metric == 'euclidean':
+            torch.addcmul(self.x_sq[a:b, None], out, self._col_scale[None, :], out=out).add_(self.y_sq[None, :])
+        elif self.normalize:  # cosine: 1 - x.y / |y|
+            torch.addcmul(out.new_ones(()), out, self._col_scale[None, :], out=out)
+        else:
             # x_sq - 2 x.y then + y_sq: bitwise as mul_(-2).add_(x_sq).add_(y_sq)
             # (-2 x.y is exact), one pass fewer.
             torch.add(self.x_sq[a:b, None], out, alpha=-2, out=out).add_(self.y_sq[None, :])
-        else:
-            out.neg_().add_(1)
         return out
 
     def rows(self, start: int, stop: int) -> torch.Tensor:
