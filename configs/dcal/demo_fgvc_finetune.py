@@ -8,7 +8,7 @@
 _base_ = ['./demo_fgvc.py']
 model = dict(
     backbone=dict(drop_path_rate=0.1, init_cfg=dict(type='Pretrained', checkpoint='pretrained/demo_vit.pth')),
-    pwca=dict(num_blocks=None, detach_partner=False),  # PWCA's default partner (demo_*.py detach theirs)
+    pwca=dict(num_blocks=None, detach_partner=False),  # the paper's T and PWCA's default partner, as demo_*.py
 )
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=5e-4))

@@ -2,9 +2,9 @@
 # ids, P x K = 8 x 4. A 4-block ViT from scratch (width 96, 3 heads; a 3-convolution stem of stride 8 -> 8x4 = 32
 # tokens; GLCA R = 30% -> 9 local queries) with SA + GLCA + PWCA, ID + soft-margin triplet per branch, dynamic loss
 # weights; 100 epochs of 9 iterations.
-# PWCA runs in the first block only (T = 1; the paper's T = 12 is all blocks), with the paper's random partners:
-# trained from scratch, this tiny model collapses under PWCA in every block (SA + PWCA: mAP 14 at 60 epochs, SA
-# alone 75; whole DCAL 42, with T = 1 76; README, "Demos").
+# PWCA in every block (the paper's T) with the paper's random partners and the partner's gradient (PWCA's default):
+# with the last release's detached partner this tiny model collapsed from scratch under PWCA in every block and the
+# demo used T = 1; with the gradient it no longer does (README, "Ablation on the demo sets").
 _base_ = [
     '../_base_/models/dcal_reid.py',
     '../_base_/datasets/demo_market.py',
@@ -16,9 +16,6 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3, patch_size=8, conv_stem=[32, 64, 128]),
         img_size=_base_.img_size,
         drop_path_rate=0.),  # tiny model, short schedule: no stochastic depth
-    # the partner's keys/values detached, as in every from-scratch figure of the README (the last release's
-    # behaviour); PWCA's default is now a partner with gradient (README, "Ablation after pretraining")
-    pwca=dict(num_blocks=1, detach_partner=True),
     head=dict(num_classes=_base_.num_ids, in_channels=96),
 )
 max_epochs = 100

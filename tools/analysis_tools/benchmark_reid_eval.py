@@ -187,6 +187,13 @@ def bare_product(q, g):
     return elapsed
 
 
+def dense_eval_gib(num_q, num_g):
+    """Memory of the dense reference evaluation (torchreid's
+    ``eval_market1501`` on a precomputed matrix) in GiB: the (Q, G) float32
+    distances, their int64 argsort and the int32 match matrix."""
+    return (4 + 8 + 4) * num_q * num_g / 2**30
+
+
 def dense_rerank_gib(num_q, num_g):
     """Memory of the dense reference re-ranking (TransReID / torchreid
     ``re_ranking``) in GiB: the (N, N) float32 distance, its int64 argsort
@@ -236,6 +243,8 @@ def run_full(args, rng):
 
     print(f'\n[full] {nq} queries x {ng} gallery, {args.dim}-d {args.features} features, metric={args.metric}, '
           f'memory_budget_mb={args.memory_budget_mb:g}, torch threads {torch.get_num_threads()}')
+    print(f'[full] the dense reference evaluation would hold {dense_eval_gib(nq, ng):.2f} GiB (float32 distances, '
+          f'int64 argsort and int32 matches of every query-gallery pair; computed, not run)')
     floors, ours = [], []
     for rnd in range(args.repeat):
         print(f'[full] round {rnd + 1}/{args.repeat}: {load()}')
