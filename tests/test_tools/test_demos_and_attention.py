@@ -31,7 +31,7 @@ def test_image_demo_prints_the_top5_and_writes_the_attention_picture(run_tool, t
     img = sorted(glob.glob(osp.join(root, 'images', '*', '*.jpg')))[0]
     config = osp.join(REPO, 'configs/dcal/demo_fgvc.py')
     ckpt = _checkpoint(config, str(tmp_path / 'fgvc.pth'))
-    run_tool(['demo/image_demo.py', img, config, '--checkpoint', ckpt, '--show-dir', str(tmp_path / 'vis')])
+    run_tool(['demo/image_demo.py', img, config, ckpt, '--show-dir', str(tmp_path / 'vis')])
     printed = re.findall(r'^(\d)\. .* \(label (\d+)\): ([0-9.]+)$', capsys.readouterr().out, re.M)
     model, pipeline = build_inference_model(config, ckpt)
     inputs, view = load_view(model, pipeline, img)
@@ -52,7 +52,7 @@ def test_reid_demo_ranks_a_gallery_folder(run_tool, tmp_path, capsys):
     gallery = sorted(glob.glob(osp.join(market, 'bounding_box_test', '*.jpg')))
     config = osp.join(REPO, 'configs/dcal/demo_reid.py')
     ckpt = _checkpoint(config, str(tmp_path / 'reid.pth'))
-    run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, '--checkpoint', ckpt,
+    run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, ckpt,
               '--topk', '4', '--out-dir', str(tmp_path / 'out'), '--cell-size', '64', '32'])
     printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', capsys.readouterr().out, re.M)
     model, pipeline = build_inference_model(config, ckpt)
@@ -127,7 +127,7 @@ def test_attention_maps_of_every_method(tmp_path):
 def test_vis_attention_tool(run_tool, tmp_path, capsys):
     img = str(tmp_path / 'person.jpg')
     cv2.imwrite(img, np.random.default_rng(0).integers(0, 255, (70, 30, 3), dtype=np.uint8))
-    run_tool(['tools/visualization/vis_attention.py', 'configs/dcal/demo_reid.py', img, '--out-dir',
+    run_tool(['tools/visualization/vis_attention.py', 'configs/dcal/demo_reid.py', 'none', img, '--out-dir',
               str(tmp_path / 'vis'), '--scale', '2'])
     assert 'rollout, glca' in capsys.readouterr().out
     assert cv2.imread(str(tmp_path / 'vis' / 'person_attention.png')).shape == (128, 3 * 64, 3)
