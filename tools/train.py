@@ -53,7 +53,7 @@ from dcal_mm.utils.checkpoint import (CheckpointUnreadableError, checkpoint_prob
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
                                   take_data_root)
-from dcal_mm.utils.schedule import scale_schedule, warn_unscaled_max_epochs  # noqa: E402
+from dcal_mm.utils.schedule import scale_schedule, snap_to_iterations, warn_unscaled_max_epochs  # noqa: E402
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -230,6 +230,10 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
+    if args.epochs is not None and isinstance(runner.param_schedulers, (dict, list)):
+        # the scaled spans can be fractions of an epoch: whole iterations, none empty (builds the train loop,
+        # which runner.train() would build first anyway)
+        snap_to_iterations(runner.param_schedulers, len(runner.train_loop.dataloader), args.epochs)
     runner.train()
 
 

@@ -115,3 +115,53 @@ def warn_unscaled_max_epochs(cfg: Config, cfg_options: dict) -> bool:
               'param_scheduler begin/end/T_max, val_interval and the checkpoint interval are NOT scaled; use '
               f'--epochs {new} to scale the schedule with the run', logger='current', level=30)
     return True
+
+
+def snap_to_iterations(schedulers, epoch_length: int, max_epochs: int) -> List[str]:
+    """Turn the epoch-based schedulers with ``convert_to_iter_based=True``
+    into iteration-based ones at whole iterations, keeping each span at
+    least one iteration long.
+
+    After :func:`scale_schedule` such a scheduler can span a fraction of an
+    epoch; MMEngine's conversion (``int(end * epoch_length)``) would make a
+    short one empty (``end should be larger than begin``) on a small
+    dataset. Called by ``tools/train.py --epochs`` once the length of an
+    epoch is known.
+
+    Args:
+        schedulers (list[dict] | dict): The runner's ``param_scheduler``
+            configs (changed in place); a dict of lists for several
+            optimizers.
+        epoch_length (int): Iterations per epoch.
+        max_epochs (int): Epochs of the run.
+
+    Returns:
+        list[str]: ``key: old -> new`` for each changed scheduler.
+    """
+    if isinstance(schedulers, dict) and 'type' not in schedulers:
+        return [c for group in schedulers.values() for c in snap_to_iterations(group, epoch_length, max_epochs)]
+    schedulers = [schedulers] if isinstance(schedulers, dict) else (schedulers or [])
+    total, changes = max_epochs * epoch_length, []
+    for i, sch in enumerate(schedulers):
+        if not isinstance(sch, dict) or not sch.get('by_epoch', True) or not sch.get('convert_to_iter_based'):
+            continue
+        begin = min(int(round(sch.get('begin', 0) * epoch_length)), total - 1)
+        end = sch.get('end')
+        if end is None or (isinstance(end, float) and math.isinf(end)):
+            end = None
+        else:
+            end = max(min(int(round(end * epoch_length)), total), begin + 1)
+        old = f'begin={sch.get("begin", 0)}, end={sch.get("end")} epochs'
+        sch.update(by_epoch=False, convert_to_iter_based=False, begin=begin)
+        if end is not None:
+            sch['end'] = end
+        for key in ('T_max', 'total_iters', 'step_size'):
+            if sch.get(key) is not None:
+                sch[key] = max(1, int(round(sch[key] * epoch_length)))
+        if sch.get('milestones'):
+            sch['milestones'] = [int(round(m * epoch_length)) for m in sch['milestones']]
+        changes.append(f'param_scheduler.{i}: {old} -> iterations {begin}..{end}')
+    if changes:
+        print_log(f'--epochs: schedulers at whole iterations ({epoch_length} per epoch): ' + '; '.join(changes),
+                  logger='current')
+    return changes

@@ -104,3 +104,21 @@ def test_cfg_options_max_epochs_warns(load_tool, monkeypatch):
     assert len(logged) == 1 and 'NOT scaled' in logged[0][0] and '--epochs 3' in logged[0][0]
     assert logged[0][1] == logging.WARNING
     assert cfg.train_cfg.max_epochs == 3 and cfg.param_scheduler[1].end == 30
+
+
+def test_fractional_spans_snap_to_whole_iterations():
+    """--epochs 1 of 30 leaves a 1/6-epoch warm-up: on a 1-iteration epoch MMEngine's own conversion
+    (int(end * epoch_length)) would make it empty; snapped, every span keeps at least one iteration."""
+    from dcal_mm.utils.schedule import scale_schedule, snap_to_iterations
+    cfg = Config.fromfile(osp.join(REPO, CONFIG))
+    scale_schedule(cfg, 1)
+    assert int(cfg.param_scheduler[0].end * 1) == 0  # what MMEngine would build: begin=0, end=0
+    snap_to_iterations(cfg.param_scheduler, epoch_length=1, max_epochs=1)
+    warmup, cosine = cfg.param_scheduler
+    assert not warmup.by_epoch and (warmup.begin, warmup.end) == (0, 1)
+    assert not cosine.by_epoch and cosine.begin == 0 and cosine.end == 1
+    # a longer epoch keeps the proportions
+    cfg = Config.fromfile(osp.join(REPO, CONFIG))
+    scale_schedule(cfg, 3)
+    snap_to_iterations(cfg.param_scheduler, epoch_length=10, max_epochs=3)
+    assert [(s.begin, s.end) for s in cfg.param_scheduler] == [(0, 5), (5, 30)]
