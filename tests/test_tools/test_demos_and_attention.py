@@ -54,7 +54,10 @@ def test_reid_demo_ranks_a_gallery_folder(run_tool, tmp_path, capsys):
     ckpt = _checkpoint(config, str(tmp_path / 'reid.pth'))
     run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, ckpt,
               '--topk', '4', '--out-dir', str(tmp_path / 'out'), '--cell-size', '64', '32'])
-    printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', capsys.readouterr().out, re.M)
+    out = capsys.readouterr().out
+    printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', out, re.M)
+    # an MMEngine progress bar over the gallery embedding
+    assert f'gallery features: {len(gallery)} images' in out and f'{len(gallery)}/{len(gallery)}, ' in out
     model, pipeline = build_inference_model(config, ckpt)
     with torch.no_grad():
         feats = torch.cat([model.extract_feat(load_view(model, pipeline, p)[0], stage='pre_logits')
