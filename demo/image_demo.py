@@ -26,7 +26,7 @@ import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
 from dcal_mm.utils.cli import DeprecatedOption, checkpoint_or_none  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
-from dcal_mm.visualization import attention_maps, load_view, render_attention  # noqa: E402
+from dcal_mm.visualization import attention_maps, load_view, render_attention_picture  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -70,7 +70,8 @@ def main():
     result = inferencer(args.img)[0]
     print(f'\n{args.img}' + ('' if args.checkpoint else ' (RANDOM weights: no checkpoint given, the classes are '
                               'meaningless)') + ':')
-    for rank, index, name, score in top_classes(result['pred_scores'], inferencer.classes, args.topk):
+    top = top_classes(result['pred_scores'], inferencer.classes, args.topk)
+    for rank, index, name, score in top:
         print(f'{rank}. {name} (label {index}): {score:.4f}')
     if args.show_dir:
         inputs, view = load_view(model, pipeline, args.img)
@@ -80,7 +81,8 @@ def main():
             return
         os.makedirs(args.show_dir, exist_ok=True)
         out = osp.join(args.show_dir, osp.splitext(osp.basename(args.img))[0] + '_attention.png')
-        cv2.imwrite(out, render_attention(view, maps))
+        _, index, name, score = top[0]
+        cv2.imwrite(out, render_attention_picture(view, maps, title=f'{name} (label {index}): {score:.3f}'))
         print(f'attention ({", ".join(maps)}) -> {out}')
 
 

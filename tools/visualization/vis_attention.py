@@ -25,7 +25,7 @@ import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
 from dcal_mm.utils.cli import (DeprecatedOption, checkpoint_or_none, default_out_dir, looks_like_image,  # noqa: E402
                                warn_deprecated)
-from dcal_mm.visualization import save_attention_picture  # noqa: E402
+from dcal_mm.visualization import load_view, save_attention_picture  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,7 +40,8 @@ def parse_args(argv=None):
         new='CONFIG CHECKPOINT IMAGES... (checkpoint as the second positional argument)',
         help='deprecated: give the checkpoint as the second positional argument')
     parser.add_argument('--out-dir', help='folder for the PNGs (default: work_dirs/<config stem>/vis_attention)')
-    parser.add_argument('--scale', type=int, default=1, help='upscale factor of the panels (nearest)')
+    parser.add_argument('--scale', type=int, default=1, help='extra upscale factor of the panels (nearest), on top '
+                        'of the one that makes the short side at least 256 px')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     args = parser.parse_args(argv)
@@ -60,13 +61,30 @@ def parse_args(argv=None):
     return args
 
 
+def prediction_title(model, pipeline, path):
+    """``class name: score`` of the top class for a classifier (models
+    whose ``predict`` sets ``pred_score``: FGVC), else None (Re-ID)."""
+    import torch
+    inputs, _ = load_view(model, pipeline, path)
+    with torch.no_grad():
+        sample = model.predict(inputs.to(next(model.parameters()).device))[0]
+    if 'pred_score' not in sample:
+        return None
+    scores = sample.pred_score
+    index = int(scores.argmax())
+    classes = (getattr(model, '_dataset_meta', None) or getattr(model, 'dataset_meta', None) or {}).get('classes')
+    name = classes[index] if classes is not None and len(classes) == len(scores) else f'class {index}'
+    return f'{name} (label {index}): {float(scores[index]):.3f}'
+
+
 def main():
     args = parse_args()
     model, pipeline = build_inference_model(args.config, args.checkpoint, args.device, args.cfg_options)
     os.makedirs(args.out_dir, exist_ok=True)
     for path in args.images:
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_attention.png')
-        maps = save_attention_picture(model, pipeline, path, out, scale=args.scale)
+        title = prediction_title(model, pipeline, path)
+        maps = save_attention_picture(model, pipeline, path, out, scale=args.scale, title=title)
         print(f'{path}: {", ".join(maps)} -> {out}')
 
 
