@@ -5,8 +5,9 @@
 inference path (GLCA etc. included) for one image at the model's input size,
 random weights, on the CPU.
 
-The file is edited in place line by line (comments and layout are kept);
-existing ``FLOPs`` / ``Parameters`` lines of a model are replaced.
+The file is edited in place line by line (comments and layout are kept),
+after every model; existing ``FLOPs`` / ``Parameters`` lines of a model are
+replaced.
 
 Examples:
     python tools/misc/update_metafile_flops.py --only '*demo*'     # the small demo models (seconds each)
@@ -100,8 +101,8 @@ def update(metafile: str, patterns, costs: dict, counter=None) -> int:
                 counter.finished(f'{config}: {costs[config][0] / 1e9:.3f} GFLOPs, {costs[config][1] / 1e6:.3f} M')
         lines = set_cost(lines, metadata_line, *costs[config])
         changed += 1
-    with open(metafile, 'w') as f:
-        f.writelines(lines)
+        with open(metafile, 'w') as f:  # after every model: an interrupted run keeps what it measured
+            f.writelines(lines)
     return changed
 
 
