@@ -6,7 +6,10 @@ tools/visualization/vis_attention.py).
 
 Example:
     python demo/image_demo.py data/demo/CUB_200_2011/images/001.Bar_Crown/Bar_Crown_0001.jpg \\
-        configs/dcal/demo_fgvc.py --checkpoint work_dirs/demo_fgvc/epoch_30.pth --show-dir vis/
+        configs/dcal/demo_fgvc.py work_dirs/demo_fgvc/epoch_30.pth --show-dir vis/
+
+IMG CONFIG CHECKPOINT are positional (CONFIG CHECKPOINT as in MMPretrain's tools; without CHECKPOINT, or with
+``none``, random weights); ``--checkpoint CKPT`` still works for one release and prints a deprecation message.
 """
 import argparse
 import os
@@ -21,19 +24,33 @@ from mmpretrain import ImageClassificationInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.utils.cli import DeprecatedOption, checkpoint_or_none  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
-from dcal_mm.visualization import attention_maps, load_view, render_attention  # noqa: E402
+from dcal_mm.visualization import attention_maps, load_view, render_attention_picture  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Image classification demo')
     parser.add_argument('img', help='image file')
     parser.add_argument('model', help='config file or model name (mmpretrain.list_models())')
-    parser.add_argument('--checkpoint', help='checkpoint file (random weights without)')
+    parser.add_argument('checkpoint', nargs='?', help="checkpoint file (random weights without, or with 'none')")
+    parser.add_argument(
+        '--checkpoint',
+        dest='old_checkpoint',
+        action=DeprecatedOption,
+        new='IMG CONFIG CHECKPOINT (checkpoint as the third positional argument)',
+        help='deprecated: give the checkpoint as the third positional argument')
     parser.add_argument('--topk', type=int, default=5, help='classes to print')
     parser.add_argument('--show-dir', help='folder for the attention picture')
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.old_checkpoint is not None:
+        if args.checkpoint is not None:
+            parser.error(f'give the checkpoint once: positional {args.checkpoint} or '
+                         f'--checkpoint {args.old_checkpoint}')
+        args.checkpoint = args.old_checkpoint
+    args.checkpoint = checkpoint_or_none(args.checkpoint)
+    return args
 
 
 def top_classes(scores, classes, topk):
@@ -51,9 +68,10 @@ def main():
     model, pipeline = build_inference_model(args.model, args.checkpoint, args.device)
     inferencer = ImageClassificationInferencer(model, device=args.device)
     result = inferencer(args.img)[0]
-    print(f'\n{args.img}' + ('' if args.checkpoint else ' (RANDOM weights: no --checkpoint given, the classes are '
+    print(f'\n{args.img}' + ('' if args.checkpoint else ' (RANDOM weights: no checkpoint given, the classes are '
                               'meaningless)') + ':')
-    for rank, index, name, score in top_classes(result['pred_scores'], inferencer.classes, args.topk):
+    top = top_classes(result['pred_scores'], inferencer.classes, args.topk)
+    for rank, index, name, score in top:
         print(f'{rank}. {name} (label {index}): {score:.4f}')
     if args.show_dir:
         inputs, view = load_view(model, pipeline, args.img)
@@ -63,7 +81,8 @@ def main():
             return
         os.makedirs(args.show_dir, exist_ok=True)
         out = osp.join(args.show_dir, osp.splitext(osp.basename(args.img))[0] + '_attention.png')
-        cv2.imwrite(out, render_attention(view, maps))
+        _, index, name, score = top[0]
+        cv2.imwrite(out, render_attention_picture(view, maps, title=f'{name} (label {index}): {score:.3f}'))
         print(f'attention ({", ".join(maps)}) -> {out}')
 
 

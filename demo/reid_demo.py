@@ -7,7 +7,10 @@ rank-list PNG per query (query framed blue, gallery in rank order with the simil
 Example:
     python demo/reid_demo.py data/demo/Market-1501-v15.09.15/query/0003_c2s1_014840_00.jpg \\
         data/demo/Market-1501-v15.09.15/bounding_box_test configs/dcal/demo_reid.py \\
-        --checkpoint work_dirs/demo_reid/epoch_100.pth --out-dir reid_demo/
+        work_dirs/demo_reid/epoch_100.pth --out-dir reid_demo/
+
+QUERY GALLERY CONFIG CHECKPOINT are positional (CONFIG CHECKPOINT as in MMPretrain's tools; without CHECKPOINT, or
+with ``none``, random weights); ``--checkpoint CKPT`` still works for one release and prints a deprecation message.
 """
 import argparse
 import os
@@ -21,24 +24,38 @@ from mmpretrain import ImageRetrievalInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.utils.cli import DeprecatedOption, checkpoint_or_none  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.visualization import draw_rank_list  # noqa: E402
 
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Re-ID retrieval demo')
     parser.add_argument('query', help='query image or folder')
     parser.add_argument('gallery', help='gallery image or folder')
     parser.add_argument('model', help='config file or model name (mmpretrain.list_models())')
-    parser.add_argument('--checkpoint', help='checkpoint file (random weights without)')
+    parser.add_argument('checkpoint', nargs='?', help="checkpoint file (random weights without, or with 'none')")
+    parser.add_argument(
+        '--checkpoint',
+        dest='old_checkpoint',
+        action=DeprecatedOption,
+        new='QUERY GALLERY CONFIG CHECKPOINT (checkpoint as the fourth positional argument)',
+        help='deprecated: give the checkpoint as the fourth positional argument')
     parser.add_argument('--topk', type=int, default=5, help='gallery images shown per query')
     parser.add_argument('--out-dir', default='reid_demo', help='folder for the rank-list PNGs')
     parser.add_argument('--cell-size', type=int, nargs=2, default=(128, 64), metavar=('H', 'W'))
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.old_checkpoint is not None:
+        if args.checkpoint is not None:
+            parser.error(f'give the checkpoint once: positional {args.checkpoint} or '
+                         f'--checkpoint {args.old_checkpoint}')
+        args.checkpoint = args.old_checkpoint
+    args.checkpoint = checkpoint_or_none(args.checkpoint)
+    return args
 
 
 def list_images(path):

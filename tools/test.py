@@ -10,8 +10,11 @@ dataloaders get ``persistent_workers=False``. ``--data-root DIR`` (or
 checkpoint that does not fit the model is an error unless
 ``--allow-partial-load`` (see ``CheckpointCheckHook``). A relative
 ``--show-dir`` is a folder of the work dir (not of the current directory).
-Errors of dcal_mm's checks print on one line without a traceback
-(``--debug`` or ``DCAL_MM_DEBUG=1`` keeps it).
+``--rerank`` turns on k-reciprocal re-ranking in the ``ReIDMetric``
+(``--cfg-options test_evaluator.rerank=True`` keeps working); ``--flip`` is
+another name of ``--tta`` (flip test-time augmentation). Errors of
+dcal_mm's checks print on one line without a traceback (``--debug`` or
+``DCAL_MM_DEBUG=1`` keeps it).
 """
 import argparse
 import os
@@ -37,7 +40,7 @@ from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_c
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='MMPreTrain test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -75,12 +78,23 @@ def parse_args():
         help='Whether to enable the Test-Time-Aug (TTA). If the config file has `tta_pipeline` and `tta_model` '
         'fields, use them to determine the TTA transforms and how to merge the TTA results. Otherwise, use flip TTA '
         'by averaging classification score.')
+    parser.add_argument(
+        '--flip',
+        dest='tta',
+        action='store_true',
+        help='the same as --tta (the configs\' TTA is the horizontal flip: AverageReIDFeatureTTA for Re-ID, the '
+        'mean of the class probabilities of the image and its mirror for FGVC)')
+    parser.add_argument(
+        '--rerank',
+        action='store_true',
+        help='k-reciprocal re-ranking in every ReIDMetric of test_evaluator (the same as --cfg-options '
+        'test_evaluator.rerank=True)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument(
         '--debug', action='store_true', help='print the traceback of errors raised by dcal_mm\'s checks too')
     # torch.distributed.launch passes `--local-rank` on torch>=2.0, `--local_rank` before.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -152,10 +166,27 @@ def merge_args(cfg, args):
     if data_root is not None:
         set_data_root(cfg, data_root, DATALOADERS)
     if args.cfg_options is not None:
+        if 'test_evaluator.rerank' in args.cfg_options:
+            print('tools/test.py: --cfg-options test_evaluator.rerank=... keeps working; --rerank is the flag for it',
+                  file=sys.stderr)
         cfg.merge_from_dict(args.cfg_options)
+    if args.rerank:
+        set_rerank(cfg, args.config)
 
     fix_persistent_workers(cfg, ['test_dataloader'])
     return cfg
+
+
+def set_rerank(cfg, config):
+    """Turn on re-ranking in every ``ReIDMetric`` of ``test_evaluator``."""
+    evaluator = cfg.get('test_evaluator')
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    metrics = [m for m in metrics if isinstance(m, dict) and str(m.get('type', '')).split('.')[-1] == 'ReIDMetric']
+    if not metrics:
+        raise ValueError(f'--rerank: test_evaluator of {config} has no ReIDMetric (got {evaluator}); re-ranking is '
+                         'for Re-ID configs')
+    for metric in metrics:
+        metric['rerank'] = True
 
 
 def main():

@@ -26,6 +26,10 @@ Differences, all to make the same commands work on the pinned stack:
   checkpoint is an error that lists the intact checkpoints, and
   ``--resume-or-start`` never starts from scratch over checkpoints it cannot
   use;
+* ``--epochs N`` trains N epochs with the whole schedule scaled by
+  N / max_epochs (warm-up, cosine, milestones, iteration-based warm-ups;
+  val / checkpoint intervals clipped to N); ``--cfg-options
+  train_cfg.max_epochs=N`` changes only the loop length and warns so;
 * errors of dcal_mm's checks print on one line without a traceback
   (``--debug`` or ``DCAL_MM_DEBUG=1`` keeps it).
 """
@@ -49,6 +53,7 @@ from dcal_mm.utils.checkpoint import (CheckpointUnreadableError, checkpoint_prob
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
                                   take_data_root)
+from dcal_mm.utils.schedule import scale_schedule, snap_to_iterations, warn_unscaled_max_epochs  # noqa: E402
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -69,6 +74,12 @@ def parse_args():
         action='store_true',
         help='resume from the latest checkpoint in the work directory if there is one, else start from scratch '
         '(for job schedulers that restart jobs)')
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        help='train for this many epochs with the schedule scaled to the run: param_scheduler begin/end/T_max/'
+        'milestones (warm-up, cosine; iteration-based ones too) times EPOCHS/max_epochs, val and checkpoint '
+        'intervals clipped to EPOCHS (--cfg-options train_cfg.max_epochs=N changes only the loop length)')
     parser.add_argument('--data-root', help='set data_root of every dataset (train, val, test, through wrappers)')
     parser.add_argument(
         '--allow-partial-load',
@@ -189,6 +200,10 @@ def merge_args(cfg, args):
     data_root = take_data_root(args)
     if data_root is not None:
         set_data_root(cfg, data_root, DATALOADERS)
+    if getattr(args, 'epochs', None) is not None:
+        scale_schedule(cfg, args.epochs)  # before --cfg-options: explicit overrides win
+    elif args.cfg_options is not None:
+        warn_unscaled_max_epochs(cfg, args.cfg_options)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
@@ -215,6 +230,10 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
+    if args.epochs is not None and isinstance(runner.param_schedulers, (dict, list)):
+        # the scaled spans can be fractions of an epoch: whole iterations, none empty (builds the train loop,
+        # which runner.train() would build first anyway)
+        snap_to_iterations(runner.param_schedulers, len(runner.train_loop.dataloader), args.epochs)
     runner.train()
 
 

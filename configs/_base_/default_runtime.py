@@ -21,6 +21,8 @@ default_hooks = dict(
     non_finite_check=dict(type='NonFiniteCheckHook'),
     work_dir_lock=dict(type='WorkDirLockHook'),
     config_keys_check=dict(type='ConfigKeysCheckHook'),
+    # lowers logger.interval after the first iterations so that a log line appears at least every 30 s
+    log_interval=dict(type='AdaptiveLogIntervalHook', max_seconds=30),
 )
 
 env_cfg = dict(

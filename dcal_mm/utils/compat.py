@@ -12,6 +12,12 @@ their environment:
   ``.safetensors`` files load through :mod:`safetensors`.
 * setuptools >= 82 removed ``pkg_resources``, which MMEngine 0.10.x uses to
   resolve ``pkg::path`` configs. We swap in :mod:`importlib.metadata`.
+* ``_base_ = ['dcal_mm::dcal/demo_fgvc.py']``: MMEngine resolves ``pkg::``
+  only for packages of its hard-coded ``MODULE2PACKAGE`` (alias
+  ``PKG2PROJECT``) and reads ``<package>/.mim/configs``, which only a built
+  wheel has. We add ``dcal_mm`` to the mapping and, for a source checkout or
+  an editable install (no ``dcal_mm/.mim``), read the repository's
+  ``configs/``.
 * numpy >= 2.4 removed ``np.in1d``, used by MMPretrain's retrieval metrics.
 * ``mmengine.runner.load_checkpoint`` (what MMPretrain's ``init_model`` /
   ``get_model`` and inferencers call) loads another model's checkpoint with
@@ -109,6 +115,44 @@ def _patch_pkg_resources() -> None:
                 setattr(module, attr, originals[fn])
 
 
+def _source_config_root(package_path: str):
+    """The repository of a source checkout / editable install of dcal_mm,
+    when ``package_path`` is dcal_mm's folder and it has no ``.mim``."""
+    package_path = osp.realpath(package_path)
+    ours = osp.realpath(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    if package_path != ours or osp.isdir(osp.join(package_path, '.mim', 'configs')):
+        return None
+    repo = osp.dirname(package_path)
+    return repo if osp.isdir(osp.join(repo, 'configs')) else None
+
+
+def _patch_external_configs() -> None:
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
+    config_utils.MODULE2PACKAGE.setdefault('dcal_mm', 'dcal_mm')  # PKG2PROJECT is the same dict
+    if getattr(config_module._get_external_cfg_base_path, '_dcal_mm', False):
+        return
+    get_cfg_path, get_base_path = config_module._get_external_cfg_path, config_module._get_external_cfg_base_path
+
+    def external_cfg_path(package_path, cfg_file):
+        if _source_config_root(package_path) is not None:
+            raise ValueError(cfg_file)  # no .mim/model-index.yml: MMEngine then takes the base-config path
+        return get_cfg_path(package_path, cfg_file)
+
+    def external_cfg_base_path(package_path, cfg_name):
+        repo = _source_config_root(package_path)
+        if repo is None:
+            return get_base_path(package_path, cfg_name)
+        cfg_path = osp.join(repo, 'configs', cfg_name)
+        if not osp.isfile(cfg_path):
+            raise FileNotFoundError(f'dcal_mm::{cfg_name}: no config file {cfg_path}')
+        return cfg_path
+
+    external_cfg_base_path._dcal_mm = True
+    config_module._get_external_cfg_path = external_cfg_path
+    config_module._get_external_cfg_base_path = external_cfg_base_path
+
+
 def _patch_load_checkpoint() -> None:
     import mmengine.runner
 
@@ -140,6 +184,7 @@ def apply_compat_patches() -> None:
     _patch_load_checkpoint()
     _patch_save_checkpoint()
     _patch_pkg_resources()
+    _patch_external_configs()
     if not hasattr(np, 'in1d'):
         np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(
             np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert)

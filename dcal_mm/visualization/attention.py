@@ -154,13 +154,91 @@ def render_attention(view: np.ndarray, maps: Dict[str, Tensor], index: int = 0) 
     return np.concatenate(panels, axis=1)
 
 
+#: Panel labels of the maps (others are labelled with their key).
+PANEL_LABELS = dict(
+    rollout='rollout', glca='selected patches (GLCA)', glsim_box='GLSim crop box')
+MIN_SIDE = 256
+LABEL_H = 22
+BAR_W = 14
+
+
+def _label(width: int, text: str, height: int = LABEL_H) -> np.ndarray:
+    strip = np.full((height, width, 3), 255, np.uint8)
+    scale = 0.45
+    while scale > 0.25 and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width - 4:
+        scale -= 0.05
+    cv2.putText(strip, text, (2, height - 7), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
+
+
+def _colour_bar(height: int) -> np.ndarray:
+    """A vertical jet colour bar (high at the top) with ``1`` / ``0`` marks, BGR."""
+    ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(BAR_W, 1)
+    bar = cv2.applyColorMap(ramp, cv2.COLORMAP_JET)
+    out = np.full((height, BAR_W + 16, 3), 255, np.uint8)
+    out[:, :BAR_W] = bar
+    cv2.putText(out, '1', (BAR_W + 3, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(out, '0', (BAR_W + 3, height - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def render_attention_picture(view: np.ndarray,
+                             maps: Dict[str, Tensor],
+                             index: int = 0,
+                             title: Optional[str] = None,
+                             min_side: int = MIN_SIDE,
+                             scale: int = 1) -> np.ndarray:
+    """The labelled attention picture: panels ``input``, then one per map
+    (``rollout`` and other heat maps with a colour bar, ``selected patches
+    (GLCA)``, ``GLSim crop box``), each upscaled (nearest) by a whole factor
+    so that its short side is at least ``min_side``; an optional title line
+    on top (e.g. the predicted class and score).
+
+    Args:
+        view (np.ndarray): The model's view, BGR uint8 (H, W, 3).
+        maps (dict[str, Tensor]): From :func:`attention_maps`.
+        index (int): Which image of the batch.
+        title (str, optional): A line above the panels.
+        min_side (int): Smallest short side of a panel. Defaults to 256.
+        scale (int): An extra upscale factor. Defaults to 1.
+
+    Returns:
+        np.ndarray: BGR uint8.
+    """
+    factor = max(1, -(-min_side // min(view.shape[:2]))) * max(1, int(scale))
+    big = cv2.resize(view, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+    panels = [('input', big)]
+    for name, value in maps.items():
+        value = value[index].detach().cpu()
+        if name == 'glca':
+            panels.append((PANEL_LABELS[name], _patches(big, value.numpy())))
+        elif name == 'glsim_box':
+            x0, y0, x1, y1 = (int(v) * factor for v in value)
+            panels.append((PANEL_LABELS[name], cv2.rectangle(big.copy(), (x0, y0),
+                                                               (max(x0, x1 - 1), max(y0, y1 - 1)), BOX_COLOR, 2)))
+        else:
+            heat = _heat(big, value.float().numpy())
+            panels.append((PANEL_LABELS.get(name, name), np.concatenate([heat, _colour_bar(big.shape[0])], axis=1)))
+    gap = np.full((big.shape[0] + LABEL_H, 6, 3), 255, np.uint8)
+    columns = []
+    for label, panel in panels:
+        columns += [np.concatenate([_label(panel.shape[1], label), panel], axis=0), gap]
+    picture = np.concatenate(columns[:-1], axis=1)
+    if title:
+        picture = np.concatenate([_label(picture.shape[1], title, LABEL_H + 4), picture], axis=0)
+    return picture
+
+
 def save_attention_picture(model: nn.Module,
                            pipeline: Callable,
                            path: str,
                            out_file: str,
                            keys: Optional[Sequence[str]] = None,
-                           scale: int = 1) -> Dict[str, Tensor]:
-    """Write the :func:`render_attention` panels of one image file as a PNG.
+                           scale: int = 1,
+                           title: Optional[str] = None,
+                           min_side: int = MIN_SIDE,
+                           labelled: bool = True) -> Dict[str, Tensor]:
+    """Write the labelled :func:`render_attention_picture` of one image file as a PNG.
 
     Args:
         model (nn.Module): The model, in eval mode, on its device.
@@ -169,7 +247,12 @@ def save_attention_picture(model: nn.Module,
         out_file (str): PNG to write.
         keys (Sequence[str], optional): Draw only these of the maps the model
             has (all when None); an error if none of them is left.
-        scale (int): Upscale factor of the panels (nearest neighbour).
+        scale (int): Extra upscale factor of the panels (nearest neighbour).
+        title (str, optional): A line above the panels.
+        min_side (int): Smallest short side of a panel. Defaults to 256.
+        labelled (bool): The labelled picture; False writes the bare
+            :func:`render_attention` panels at the view's size (times
+            ``scale``). Defaults to True.
 
     Returns:
         dict[str, Tensor]: The maps drawn.
@@ -181,8 +264,11 @@ def save_attention_picture(model: nn.Module,
     if not maps:
         raise ValueError(f'{type(model).__name__} has no attention map to show'
                          + (f' among {", ".join(keys)}' if keys is not None else ''))
-    panel = render_attention(view, maps)
-    if scale > 1:
-        panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    cv2.imwrite(out_file, panel)
+    if labelled:
+        picture = render_attention_picture(view, maps, title=title, min_side=min_side, scale=scale)
+    else:
+        picture = render_attention(view, maps)
+        if scale > 1:
+            picture = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(out_file, picture)
     return maps

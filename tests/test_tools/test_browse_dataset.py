@@ -18,7 +18,7 @@ def test_browse_dataset_draws_the_transformed_samples(run_tool, tmp_path, capsys
     cfg = Config.fromfile(CONFIG)
     wrapped = 'dataset' in cfg.train_dataloader.dataset  # a pair wrapper around the train set
     train_key = 'train_dataloader.dataset.dataset.data_root' if wrapped else 'train_dataloader.dataset.data_root'
-    run_tool(['tools/visualization/browse_dataset.py', CONFIG, '--out-dir', str(tmp_path / 'b'), '-n', '2', '--scale',
+    run_tool(['tools/visualization/browse_dataset.py', CONFIG, '-o', str(tmp_path / 'b'), '-n', '2', '--scale',
               '1', '--cfg-options', f'{train_key}={root}'])
     picture = cv2.imread(str(tmp_path / 'b' / 'train_00000.png'))
     assert 'label 0, cam_id' in capsys.readouterr().out
@@ -26,7 +26,7 @@ def test_browse_dataset_draws_the_transformed_samples(run_tool, tmp_path, capsys
     # the partner of a pair sample is drawn right of the target (2 px gap)
     assert (picture[:64, 34:66] != 255).any() == wrapped
 
-    run_tool(['tools/visualization/browse_dataset.py', CONFIG, '--out-dir', str(tmp_path / 'b'), '-n', '1', '--phase',
+    run_tool(['tools/visualization/browse_dataset.py', CONFIG, '-o', str(tmp_path / 'b'), '-n', '1', '--phase',
               'test', '--scale', '1', '--cfg-options', f'test_dataloader.dataset.data_root={root}'])
     query = sorted(os.listdir(osp.join(root, 'Market-1501-v15.09.15', 'query')))[0]
     packed = Compose(cfg.test_dataloader.dataset.pipeline)(

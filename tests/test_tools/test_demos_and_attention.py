@@ -2,6 +2,7 @@
 """demo/image_demo.py, demo/reid_demo.py and the attention pictures of every
 method, checked against computations done here."""
 import glob
+import os
 import os.path as osp
 import re
 
@@ -15,14 +16,16 @@ import dcal_mm  # noqa: F401
 from dcal_mm.apis import build_inference_model
 from dcal_mm.datasets import make_demo_cub, make_demo_market1501
 from dcal_mm.visualization import attention_maps, cell_origin, load_view, save_attention_picture
+from dcal_mm.visualization.attention import BAR_W, LABEL_H
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _checkpoint(config, path):
+def _checkpoint(config, path, classes=None):
     torch.manual_seed(0)
     model, _ = build_inference_model(config)
-    torch.save({'state_dict': model.state_dict()}, path)
+    meta = {'dataset_meta': {'classes': classes}} if classes else {}
+    torch.save({'state_dict': model.state_dict(), 'meta': meta}, path)
     return path
 
 
@@ -30,18 +33,29 @@ def test_image_demo_prints_the_top5_and_writes_the_attention_picture(run_tool, t
     root = make_demo_cub(str(tmp_path / 'data'), num_classes=10, train_per_class=1, test_per_class=1)
     img = sorted(glob.glob(osp.join(root, 'images', '*', '*.jpg')))[0]
     config = osp.join(REPO, 'configs/dcal/demo_fgvc.py')
-    ckpt = _checkpoint(config, str(tmp_path / 'fgvc.pth'))
-    run_tool(['demo/image_demo.py', img, config, '--checkpoint', ckpt, '--show-dir', str(tmp_path / 'vis')])
-    printed = re.findall(r'^(\d)\. .* \(label (\d+)\): ([0-9.]+)$', capsys.readouterr().out, re.M)
+    names = [n.split('.', 1)[1] for n in sorted(os.listdir(osp.join(root, 'images')))]
+    ckpt = _checkpoint(config, str(tmp_path / 'fgvc.pth'), classes=names)  # as a training checkpoint carries them
+    run_tool(['demo/image_demo.py', img, config, ckpt, '--show-dir', str(tmp_path / 'vis')])
+    out = capsys.readouterr().out
+    printed = re.findall(r'^(\d)\. (.*) \(label (\d+)\): ([0-9.]+)$', out, re.M)
     model, pipeline = build_inference_model(config, ckpt)
     inputs, view = load_view(model, pipeline, img)
     with torch.no_grad():
         scores = model.predict(inputs)[0].pred_score
     top = scores.topk(5)
-    assert [int(p[1]) for p in printed] == top.indices.tolist()
-    np.testing.assert_allclose([float(p[2]) for p in printed], top.values.numpy(), atol=1e-4)
+    assert [int(p[2]) for p in printed] == top.indices.tolist()
+    np.testing.assert_allclose([float(p[3]) for p in printed], top.values.numpy(), atol=1e-4)
+    # class names (the data's classes.txt), not label numbers only
+    assert [p[1] for p in printed] == [names[i] for i in top.indices]
     picture = cv2.imread(str(tmp_path / 'vis' / (osp.splitext(osp.basename(img))[0] + '_attention.png')))
-    assert picture.shape == (64, 3 * 64, 3) and np.array_equal(picture[:, :64], view)
+    # labelled panels at least 256 px on the short side (64 px view x 4): title, labels, input / rollout + colour bar /
+    # selected patches
+    title_h, label_h, side = LABEL_H + 4, LABEL_H, 256
+    assert min(picture.shape[:2]) >= 256
+    assert picture.shape == (title_h + label_h + side, side + 6 + side + BAR_W + 16 + 6 + side, 3)
+    panel = picture[title_h + label_h:, :side]
+    assert np.array_equal(panel, cv2.resize(view, (side, side), interpolation=cv2.INTER_NEAREST))
+    assert (picture[:title_h] < 128).any()  # the title (top class and score) is written
 
 
 def test_reid_demo_ranks_a_gallery_folder(run_tool, tmp_path, capsys):
@@ -52,9 +66,12 @@ def test_reid_demo_ranks_a_gallery_folder(run_tool, tmp_path, capsys):
     gallery = sorted(glob.glob(osp.join(market, 'bounding_box_test', '*.jpg')))
     config = osp.join(REPO, 'configs/dcal/demo_reid.py')
     ckpt = _checkpoint(config, str(tmp_path / 'reid.pth'))
-    run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, '--checkpoint', ckpt,
+    run_tool(['demo/reid_demo.py', query, osp.join(market, 'bounding_box_test'), config, ckpt,
               '--topk', '4', '--out-dir', str(tmp_path / 'out'), '--cell-size', '64', '32'])
-    printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', capsys.readouterr().out, re.M)
+    out = capsys.readouterr().out
+    printed = re.findall(r'^  \d\. (\S+)  similarity ([0-9.]+)$', out, re.M)
+    # an MMEngine progress bar over the gallery embedding
+    assert f'gallery features: {len(gallery)} images' in out and f'{len(gallery)}/{len(gallery)}, ' in out
     model, pipeline = build_inference_model(config, ckpt)
     with torch.no_grad():
         feats = torch.cat([model.extract_feat(load_view(model, pipeline, p)[0], stage='pre_logits')
@@ -127,10 +144,13 @@ def test_attention_maps_of_every_method(tmp_path):
 def test_vis_attention_tool(run_tool, tmp_path, capsys):
     img = str(tmp_path / 'person.jpg')
     cv2.imwrite(img, np.random.default_rng(0).integers(0, 255, (70, 30, 3), dtype=np.uint8))
-    run_tool(['tools/visualization/vis_attention.py', 'configs/dcal/demo_reid.py', img, '--out-dir',
-              str(tmp_path / 'vis'), '--scale', '2'])
+    run_tool(['tools/visualization/vis_attention.py', 'configs/dcal/demo_reid.py', 'none', img, '--out-dir',
+              str(tmp_path / 'vis')])
     assert 'rollout, glca' in capsys.readouterr().out
-    assert cv2.imread(str(tmp_path / 'vis' / 'person_attention.png')).shape == (128, 3 * 64, 3)
+    # the 64 x 32 view x 8 (short side 256); no title for Re-ID (no class scores)
+    picture = cv2.imread(str(tmp_path / 'vis' / 'person_attention.png'))
+    assert picture.shape == (LABEL_H + 512, 256 + 6 + 256 + BAR_W + 16 + 6 + 256, 3)
+    assert min(picture.shape[:2]) >= 256
 
 
 def test_save_attention_picture_draws_only_the_asked_maps(tmp_path):
@@ -138,7 +158,7 @@ def test_save_attention_picture_draws_only_the_asked_maps(tmp_path):
     cv2.imwrite(img, np.random.default_rng(0).integers(0, 255, (70, 30, 3), dtype=np.uint8))
     model, pipeline = build_inference_model(osp.join(REPO, 'configs/dcal/demo_reid.py'))
     out = str(tmp_path / 'rollout.png')
-    maps = save_attention_picture(model, pipeline, img, out, keys=('rollout', ), scale=3)
+    maps = save_attention_picture(model, pipeline, img, out, keys=('rollout', ), scale=3, labelled=False)
     assert list(maps) == ['rollout']
     assert cv2.imread(out).shape == (3 * 64, 3 * 2 * 32, 3)  # the view and one panel, 3x
     with pytest.raises(ValueError, match='DCAL has no attention map to show among glsim_box'):

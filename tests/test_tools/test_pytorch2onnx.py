@@ -27,8 +27,11 @@ def test_onnx_export_matches_pytorch(run_tool, tmp_path, capsys, config, output)
     torch.save({'state_dict': model.state_dict()}, ckpt)
     onnx_file = str(tmp_path / 'model.onnx')
     run_tool(['tools/deployment/pytorch2onnx.py', config, ckpt, '--output-file', onnx_file])
-    diff = float(re.search(r'max abs difference ([0-9.e+-]+)', capsys.readouterr().out).group(1))
+    out = capsys.readouterr().out
+    diff = float(re.search(r'max abs difference ([0-9.e+-]+)', out).group(1))
     assert diff <= 1e-4
+    # the two stages report as they go, with their time
+    assert re.search(r'\[1/2\] exporting .*: done in \d+s\n.*\[2/2\] parity check: .*: done in \d+s', out, re.S), out
 
     graph = onnx.load(onnx_file)
     assert [i.name for i in graph.graph.input] == ['images'] and [o.name for o in graph.graph.output] == [output]

@@ -42,6 +42,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if sys.path[0] != ROOT:
+    sys.path.insert(0, ROOT)
+
+from dcal_mm.utils.progress import RunCounter  # noqa: E402
 CONFIGS = dict(
     scratch=dict(fgvc='configs/dcal/demo_fgvc.py', reid='configs/dcal/demo_reid.py'),
     finetune=dict(fgvc='configs/dcal/demo_fgvc_finetune.py', reid='configs/dcal/demo_reid_finetune.py'))
@@ -111,7 +115,7 @@ def learning_curve(log: str, key: str) -> dict:
     return {int(e): float(v) for e, v in re.findall(rf'Epoch\(val\) \[(\d+)\]\S* +{re.escape(key)}: ([0-9.]+)', log)}
 
 
-def train(demo: str, variant: str, seed: int, args) -> dict:
+def train(demo: str, variant: str, seed: int, args, counter=None) -> dict:
     work_dir = osp.join(args.work_dir, args.regime, demo, variant, f'seed{seed}')
     cmd = [sys.executable, 'tools/train.py', config_for(args.regime, demo, variant), '--work-dir', work_dir, '--cfg-options',
            f'randomness.seed={seed}', 'default_hooks.checkpoint.save_best=None', *VARIANTS[variant],
@@ -125,6 +129,8 @@ def train(demo: str, variant: str, seed: int, args) -> dict:
                   **final_metrics(proc.stdout + proc.stderr, METRICS[demo]),
                   curve=learning_curve(proc.stdout + proc.stderr, METRICS[demo][0]))
     print(json.dumps(result), flush=True)
+    if counter is not None:
+        counter.finished(f'{demo} {variant} seed {seed}')
     return result
 
 
@@ -161,8 +167,10 @@ def main():
     jobs = [(d, v, s) for d in args.demos for v in args.variants for s in args.seeds]
     for demo, variant, _ in jobs:  # a variant the regime cannot run fails now, not after hours of the others
         config_for(args.regime, demo, variant)
+    counter = RunCounter(len(jobs))
+    print(f'{len(jobs)} runs, {args.jobs} at a time', flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(lambda j: train(*j, args), jobs))
+        runs = list(pool.map(lambda j: train(*j, args, counter=counter), jobs))
     rows = summarise(runs, args.demos, args.variants)
     print(f'\n{len(args.seeds)} seeds ({" ".join(map(str, args.seeds))}), mean +- std of the final evaluation')
     for demo in args.demos:

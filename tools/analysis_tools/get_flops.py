@@ -90,18 +90,20 @@ def train_step_flops(model, cfg):
     return flops, len(data['data_samples'])
 
 
+def input_shape(model):
+    """(H, W) the model takes: its backbone's ``img_size`` (ViTs) or ``input_size`` (RGA)."""
+    size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
+    if size is None:
+        raise ValueError(f'get_flops: {type(model.backbone).__name__} does not record its input size; pass '
+                         '--shape H W')
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
 def main():
     args = parse_args()
     model, _ = build_inference_model(args.config, None, 'cpu', args.cfg_options)
     cfg = model._config
-    if args.shape:
-        shape = tuple(args.shape)
-    else:
-        size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
-        if size is None:
-            raise ValueError(f'get_flops: {type(model.backbone).__name__} does not record its input size; pass '
-                             '--shape H W')
-        shape = (size, size) if isinstance(size, int) else tuple(size)
+    shape = tuple(args.shape) if args.shape else input_shape(model)
     total, backbone = inference_flops(model, shape)
     params = sum(p.numel() for p in model.parameters())
     print(f'{args.config}: input 3x{shape[0]}x{shape[1]}, {params / 1e6:.3f} M parameters')

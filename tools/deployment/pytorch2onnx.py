@@ -24,6 +24,7 @@ import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
 from dcal_mm.apis.onnx_export import export_onnx, verify_onnx  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
+from dcal_mm.utils.progress import Stage  # noqa: E402
 
 
 def parse_args():
@@ -66,9 +67,11 @@ def main():
     classes = getattr(model, '_dataset_meta', {}).get('classes')
     if classes:
         metadata['classes'] = json.dumps(list(classes))
-    kind = export_onnx(model, (args.export_batch, 3, *shape), args.output_file, args.opset, metadata)
+    with Stage(f'[1/2] exporting {args.output_file} (opset {args.opset}, batch {args.export_batch})'):
+        kind = export_onnx(model, (args.export_batch, 3, *shape), args.output_file, args.opset, metadata)
     torch.manual_seed(args.seed)
-    diff = verify_onnx(model, args.output_file, torch.randn(args.verify_batch, 3, *shape), kind)
+    with Stage(f'[2/2] parity check: onnxruntime vs PyTorch on a batch of {args.verify_batch}'):
+        diff = verify_onnx(model, args.output_file, torch.randn(args.verify_batch, 3, *shape), kind)
     print(f'{args.output_file}: {kind} of shape (batch, ...), onnxruntime vs PyTorch max abs difference {diff:.3g} '
           f'(batch {args.verify_batch}, exported at batch {args.export_batch})')
     if not diff <= args.atol:

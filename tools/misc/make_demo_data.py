@@ -35,12 +35,12 @@ def main(argv=None):
     make_reid = args.reid or not args.fgvc
     if make_fgvc:
         from dcal_mm.datasets.demo.cub_demo import make_demo_cub
-        path = make_demo_cub(args.root, seed=args.seed, overwrite=args.overwrite)
+        path = make_demo_cub(args.root, seed=args.seed, overwrite=args.overwrite, progress=True)
         print(f'FGVC demo data written to {path}')
     if make_reid:
         # imported lazily: the FGVC part must not depend on the Re-ID generator
         from dcal_mm.datasets.demo.market_demo import make_demo_market1501
-        path = make_demo_market1501(args.root, seed=args.seed, overwrite=args.overwrite)
+        path = make_demo_market1501(args.root, seed=args.seed, overwrite=args.overwrite, progress=True)
         print(f'Re-ID demo data written to {path}')
 
 

@@ -13,13 +13,18 @@ import argparse
 import os
 import os.path as osp
 import shutil
+import sys
 
-import cv2
-import numpy as np
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dcal_mm.utils.progress import Progress  # noqa: E402
 
 
 def make_digits_cub(root: str, train_per_class: int = 60, test_per_class: int = 15, size: int = 64,
-                    seed: int = 0) -> str:
+                    seed: int = 0, progress: bool = True) -> str:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
@@ -29,6 +34,7 @@ def make_digits_cub(root: str, train_per_class: int = 60, test_per_class: int = 
     data_root = osp.join(root, 'CUB_200_2011')
     shutil.rmtree(data_root, ignore_errors=True)
     images, labels, split = [], [], []
+    bar = Progress(10 * (train_per_class + test_per_class), enabled=progress, desc=f'writing {data_root}')
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(digits.target == c))[:train_per_class + test_per_class]
         if len(idx) < train_per_class + test_per_class:
@@ -43,6 +49,7 @@ def make_digits_cub(root: str, train_per_class: int = 60, test_per_class: int = 
             images.append(path)
             labels.append(c + 1)
             split.append(1 if k < train_per_class else 0)
+            bar.update()
     with open(osp.join(data_root, 'images.txt'), 'w') as f:
         f.writelines(f'{i + 1} {p}\n' for i, p in enumerate(images))
     with open(osp.join(data_root, 'image_class_labels.txt'), 'w') as f:

@@ -5,7 +5,7 @@ partner) are drawn side by side. Uses OpenCV only (MMPretrain's browse_dataset n
 and a matplotlib API that recent matplotlib changed).
 
 Example:
-    python tools/visualization/browse_dataset.py configs/dcal/demo_reid.py --out-dir browse/ --phase train -n 8
+    python tools/visualization/browse_dataset.py configs/dcal/demo_reid.py --output-dir browse/ --phase train -n 8
 """
 import argparse
 import os
@@ -22,19 +22,25 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmpretrain.registry import DATASETS  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
+from dcal_mm.utils.cli import DeprecatedOption  # noqa: E402
 
 CAPTION = 14
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Save transformed dataset samples')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--out-dir', required=True, help='folder for the PNGs')
+    parser.add_argument('-o', '--output-dir', help='folder for the PNGs (required; as MMPretrain\'s browse_dataset)')
+    parser.add_argument(
+        '--out-dir', dest='output_dir', action=DeprecatedOption, new='--output-dir', help='deprecated: --output-dir')
     parser.add_argument('--phase', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('-n', '--num', type=int, default=10, help='samples to save (from the start)')
     parser.add_argument('--scale', type=int, default=2, help='upscale factor (nearest)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.output_dir is None:
+        parser.error('the following arguments are required: -o/--output-dir')
+    return args
 
 
 def to_views(inputs):
@@ -73,11 +79,11 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     dataset = DATASETS.build(cfg[f'{args.phase}_dataloader'].dataset)
-    os.makedirs(args.out_dir, exist_ok=True)
+    os.makedirs(args.output_dir, exist_ok=True)
     for i in range(min(args.num, len(dataset))):
         sample = dataset[i]
         text = caption(sample['data_samples'])
-        out = osp.join(args.out_dir, f'{args.phase}_{i:05d}.png')
+        out = osp.join(args.output_dir, f'{args.phase}_{i:05d}.png')
         cv2.imwrite(out, render(to_views(sample['inputs']), text, args.scale))
         print(f'{i}: {len(to_views(sample["inputs"]))} image(s), {text} -> {out}')
 

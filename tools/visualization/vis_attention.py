@@ -5,8 +5,12 @@ GLSim's crop box (yellow), RGA's spatial attention after each stage, CLAN's cros
 the jet colour map blended with the view. See dcal_mm.visualization.attention_maps.
 
 Example:
-    python tools/visualization/vis_attention.py configs/glsim/glsim_demo.py data/demo/CUB_200_2011/images/001*/*.jpg \\
-        --checkpoint work_dirs/glsim_demo/epoch_30.pth --out-dir vis/
+    python tools/visualization/vis_attention.py configs/glsim/glsim_demo.py work_dirs/glsim_demo/epoch_30.pth \\
+        data/demo/CUB_200_2011/images/001*/*.jpg --out-dir vis/
+
+CONFIG CHECKPOINT are positional, as in MMPretrain's tools (``none`` as CHECKPOINT: random weights). The old
+``CONFIG IMAGES... --checkpoint CKPT`` still works for one release and prints a deprecation message. Without
+``--out-dir`` the PNGs go to ``work_dirs/<config stem>/vis_attention``.
 """
 import argparse
 import os
@@ -19,19 +23,58 @@ from mmengine.config import DictAction  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.visualization import save_attention_picture  # noqa: E402
+from dcal_mm.utils.cli import (DeprecatedOption, checkpoint_or_none, default_out_dir, looks_like_image,  # noqa: E402
+                               warn_deprecated)
+from dcal_mm.visualization import load_view, save_attention_picture  # noqa: E402
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Attention pictures of a dcal_mm model')
     parser.add_argument('config', help='config file or model name')
-    parser.add_argument('images', nargs='+', help='image files')
-    parser.add_argument('--checkpoint', help='checkpoint file (random weights without)')
-    parser.add_argument('--out-dir', default='vis_attention', help='folder for the PNGs')
-    parser.add_argument('--scale', type=int, default=1, help='upscale factor of the panels (nearest)')
+    parser.add_argument('checkpoint', help="checkpoint file ('none': random weights)")
+    parser.add_argument('images', nargs='*', help='image files')
+    parser.add_argument(
+        '--checkpoint',
+        dest='old_checkpoint',
+        action=DeprecatedOption,
+        new='CONFIG CHECKPOINT IMAGES... (checkpoint as the second positional argument)',
+        help='deprecated: give the checkpoint as the second positional argument')
+    parser.add_argument('--out-dir', help='folder for the PNGs (default: work_dirs/<config stem>/vis_attention)')
+    parser.add_argument('--scale', type=int, default=1, help='extra upscale factor of the panels (nearest), on top '
+                        'of the one that makes the short side at least 256 px')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.old_checkpoint is not None:  # old spelling: CONFIG IMAGES... --checkpoint CKPT
+        args.images.insert(0, args.checkpoint)
+        args.checkpoint = args.old_checkpoint
+    elif looks_like_image(args.checkpoint):  # old spelling without a checkpoint: CONFIG IMAGES...
+        warn_deprecated(f'CONFIG IMAGES... without a checkpoint ({args.checkpoint} is an image)',
+                        'CONFIG none IMAGES... for random weights')
+        args.images.insert(0, args.checkpoint)
+        args.checkpoint = None
+    args.checkpoint = checkpoint_or_none(args.checkpoint)
+    if not args.images:
+        parser.error('the following arguments are required: images')
+    if args.out_dir is None:
+        args.out_dir = default_out_dir(args.config, 'vis_attention')
+    return args
+
+
+def prediction_title(model, pipeline, path):
+    """``class name: score`` of the top class for a classifier (models
+    whose ``predict`` sets ``pred_score``: FGVC), else None (Re-ID)."""
+    import torch
+    inputs, _ = load_view(model, pipeline, path)
+    with torch.no_grad():
+        sample = model.predict(inputs.to(next(model.parameters()).device))[0]
+    if 'pred_score' not in sample:
+        return None
+    scores = sample.pred_score
+    index = int(scores.argmax())
+    classes = (getattr(model, '_dataset_meta', None) or getattr(model, 'dataset_meta', None) or {}).get('classes')
+    name = classes[index] if classes is not None and len(classes) == len(scores) else f'class {index}'
+    return f'{name} (label {index}): {float(scores[index]):.3f}'
 
 
 def main():
@@ -40,7 +83,8 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     for path in args.images:
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_attention.png')
-        maps = save_attention_picture(model, pipeline, path, out, scale=args.scale)
+        title = prediction_title(model, pipeline, path)
+        maps = save_attention_picture(model, pipeline, path, out, scale=args.scale, title=title)
         print(f'{path}: {", ".join(maps)} -> {out}')
 
 

@@ -44,7 +44,8 @@ def main():
                          'use tools/visualization/vis_attention.py')
     for path in args.images:
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_rollout.png')
-        maps = save_attention_picture(model, pipeline, path, out, keys=('rollout', 'glca'), scale=args.scale)
+        maps = save_attention_picture(model, pipeline, path, out, keys=('rollout', 'glca'), scale=args.scale,
+                                      labelled=False)
         what = f'{int(maps["glca"][0].sum())} patches selected' if 'glca' in maps else 'no GLCA'
         print(f'{path}: {what} -> {out}')
 

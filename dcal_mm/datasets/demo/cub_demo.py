@@ -24,6 +24,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from dcal_mm.utils.progress import Progress
+
 # Rows of a 4x4 block pattern, each left-right symmetric.
 _ROWS = {'Z': (0, 0, 0, 0), 'E': (1, 0, 0, 1), 'C': (0, 1, 1, 0), 'F': (1, 1, 1, 1)}
 
@@ -196,7 +198,8 @@ def make_demo_cub(root: str,
                   test_per_class: int = 15,
                   img_size: int = 64,
                   seed: int = 0,
-                  overwrite: bool = False) -> str:
+                  overwrite: bool = False,
+                  progress: bool = False) -> str:
     """Write the demo fine-grained dataset in CUB-200-2011's layout.
 
     The files match the real release, with 1-based ids::
@@ -223,6 +226,8 @@ def make_demo_cub(root: str,
         seed (int): Random seed. Defaults to 0.
         overwrite (bool): Replace an existing ``CUB_200_2011`` folder. If
             False, an existing non-empty one is an error. Defaults to False.
+        progress (bool): Show an MMEngine progress bar (images written).
+            Defaults to False.
 
     Returns:
         str: The dataset folder ``root/CUB_200_2011``.
@@ -244,6 +249,7 @@ def make_demo_cub(root: str,
     per_class = train_per_class + test_per_class
 
     images, labels, splits, boxes, part_locs = [], [], [], [], []
+    bar = Progress(len(class_names) * per_class, enabled=progress, desc=f'writing {data_root}')
     for label, folder in enumerate(class_names):
         os.makedirs(osp.join(data_root, 'images', folder), exist_ok=True)
         is_train = np.zeros(per_class, dtype=bool)
@@ -259,6 +265,7 @@ def make_demo_cub(root: str,
             splits.append(int(is_train[i]))
             boxes.append(bbox)
             part_locs.append(parts)
+            bar.update()
 
     def write(name: str, lines: List[str]) -> None:
         with open(osp.join(data_root, name), 'w') as f:

@@ -19,6 +19,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from dcal_mm.utils.progress import Progress
+
 MARKET_DIR = 'Market-1501-v15.09.15'
 
 _H, _W = 64, 32  # drawing canvas; other sizes are resized from it
@@ -197,7 +199,8 @@ def make_demo_market1501(root: str,
                          num_junk: int = 12,
                          img_shape: Tuple[int, int] = (64, 32),
                          seed: int = 0,
-                         overwrite: bool = False) -> str:
+                         overwrite: bool = False,
+                         progress: bool = False) -> str:
     """Write the demo person Re-ID dataset in Market-1501's layout.
 
     The files follow the real release::
@@ -233,6 +236,8 @@ def make_demo_market1501(root: str,
         overwrite (bool): Replace an existing ``Market-1501-v15.09.15``
             folder. If False, an existing non-empty one is an error.
             Defaults to False.
+        progress (bool): Show an MMEngine progress bar (identities,
+            distractors and junk images written). Defaults to False.
 
     Returns:
         str: The dataset folder ``root/Market-1501-v15.09.15``.
@@ -280,19 +285,26 @@ def make_demo_market1501(root: str,
         seen = rng.choice(num_cams, size=int(rng.integers(2, min(4, num_cams) + 1)), replace=False)
         return [(int(cam), int(rng.integers(2, 5))) for cam in sorted(seen)]
 
+    # identities, distractors and junk images: the number of images per identity is drawn as they are written
+    bar = Progress(len(train_pids) + len(test_pids) + num_distractors + num_junk, enabled=progress,
+                   desc=f'writing {data_root}')
     for pid in train_pids:
+        bar.update()
         for cam, count in sightings():
             for i in range(count):
                 write('bounding_box_train', int(pid), cam, i + 1, _render(rng, idents[int(pid)], cams[cam]))
     for pid in test_pids:
+        bar.update()
         for cam, count in sightings():
             write('query', int(pid), cam, 0, _render(rng, idents[int(pid)], cams[cam]))
             for i in range(1, count):
                 write('bounding_box_test', int(pid), cam, i, _render(rng, idents[int(pid)], cams[cam]))
     for _ in range(num_distractors):
+        bar.update()
         cam = int(rng.integers(num_cams))
         write('bounding_box_test', 0, cam, 1, _render(rng, _identity(rng), cams[cam], crop=rng.random() < 0.3))
     for _ in range(num_junk):
+        bar.update()
         cam = int(rng.integers(num_cams))
         ident = idents[int(test_pids[rng.integers(len(test_pids))])]
         write('bounding_box_test', -1, cam, 1, _render(rng, ident, cams[cam], crop=True))

@@ -40,6 +40,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from dcal_mm.utils.progress import Progress
+
 PRETRAIN_SHAPES: Tuple[str, ...] = ('disc', 'ring', 'square', 'triangle', 'star', 'cross', 'hexagon', 'crescent',
                                     'heart', 'arrow', 'ellipse', 'lshape', 'diamond', 'trapezoid', 'pentagon',
                                     'keyhole')
@@ -476,10 +478,7 @@ def make_pretrain_corpus(root: str,
             path = osp.join(root, name)
             shutil.rmtree(path) if osp.isdir(path) else os.remove(path)
 
-    bar = None
-    if progress:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(num_classes)
+    bar = Progress(num_classes, enabled=progress, desc=f'writing {root} (classes)')
     for label, name in enumerate(meta['classes']):
         for split, count in _counts(meta).items():
             folder = osp.join(root, split, name)
@@ -489,10 +488,7 @@ def make_pretrain_corpus(root: str,
                 path = osp.join(folder, f'{i:04d}.png')
                 if not cv2.imwrite(path, draw_pretrain_image(rng, label, img_size)):
                     raise OSError(f'could not write {path}')
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()
+        bar.update()
     with open(osp.join(root, META_FILE), 'w') as f:
         json.dump(meta, f, indent=1)
     return root

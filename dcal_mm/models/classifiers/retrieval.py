@@ -12,6 +12,8 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from dcal_mm.utils.progress import Progress
+
 
 class ReIDRetrievalMixin:
     """Image-to-image retrieval on top of a classifier whose ``predict`` sets
@@ -68,6 +70,7 @@ class ReIDRetrievalMixin:
         was_training = self.training
         self.eval()
         vecs = None
+        bar = Progress(len(loader.dataset), desc=f'gallery features: {len(loader.dataset)} images')
         for batch in loader:
             data = self.data_preprocessor(batch, False)
             samples = super().predict(data['inputs'], data['data_samples'])  # the tools/test.py path
@@ -76,6 +79,7 @@ class ReIDRetrievalMixin:
                 vecs = feats.new_zeros(len(loader.dataset), feats.shape[1]).cpu()
             for sample, feat in zip(batch['data_samples'], feats):
                 vecs[sample.sample_idx] = feat.cpu()
+            bar.update(len(feats))
         self.train(was_training)
         if vecs is None:
             raise ValueError(f'{type(self).__name__}: the prototype dataloader is empty')

@@ -1,0 +1,59 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Command-line helpers shared by the tools: deprecated spellings of flags."""
+import argparse
+import sys
+
+#: Suffixes that mark a positional argument as an image, not a checkpoint.
+IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+def warn_deprecated(old: str, new: str) -> None:
+    """Print the one-line message of a deprecated spelling (to stderr).
+
+    Args:
+        old (str): The spelling used, e.g. ``'--checkpoint CKPT'``.
+        new (str): The spelling to use instead.
+    """
+    print(f'DeprecationWarning: {old} is deprecated and will be removed in the next release; use {new}',
+          file=sys.stderr)
+
+
+class DeprecatedOption(argparse.Action):
+    """An argparse action for an old flag: stores like ``store`` (or
+    ``store_const`` with ``const``) and prints :func:`warn_deprecated`.
+
+    Args:
+        new (str): The spelling to use instead (for the message).
+    """
+
+    def __init__(self, option_strings, dest, new: str, nargs=None, const=None, **kwargs):
+        self.new = new
+        if const is not None:
+            nargs = 0
+        super().__init__(option_strings, dest, nargs=nargs, const=const, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warn_deprecated(option_string, self.new)
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+
+
+def checkpoint_or_none(value):
+    """``None`` for the positional CHECKPOINT ``none`` (random weights), else the value."""
+    return None if value is None or value.lower() in ('none', 'random') else value
+
+
+def looks_like_image(path: str) -> bool:
+    """Whether a positional argument names an image file (by its suffix)."""
+    return path.lower().endswith(IMG_SUFFIXES)
+
+
+def default_out_dir(config: str, name: str) -> str:
+    """``work_dirs/<config stem>/<name>``: where a tool writes without an
+    output folder (as ``tools/train.py`` picks the work dir).
+
+    Args:
+        config (str): Config file or model name.
+        name (str): The tool's folder name, e.g. ``'vis_attention'``.
+    """
+    import os.path as osp
+    return osp.join('work_dirs', osp.splitext(osp.basename(config))[0], name)
