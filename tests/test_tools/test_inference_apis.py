@@ -65,8 +65,12 @@ def test_model_index_lists_every_config_with_paper_numbers_only():
             listed.add(model['Config'])
             for result in model['Results']:
                 assert result['Task'] in ('Image Classification', 'Image Retrieval')
-                # MMPretrain's metric keys; the papers' numbers in their own field, no result of this code yet
-                assert result['Metrics'] == {}, model['Name']
+                # MMPretrain's metric keys; the papers' numbers in their own field; results of this code only for
+                # the demo models (measured on the generated sets, README), none for the full-size configs yet
+                if '_demo' in model['Name']:
+                    assert set(result['Metrics']) in (set(), {'Top 1 Accuracy'}, {'mAP', 'Rank-1'}), model['Name']
+                else:
+                    assert result['Metrics'] == {}, model['Name']
                 paper = result.get('Paper Metrics', {})  # none where the paper reports no number (demos too)
                 assert set(paper) <= {'Top 1 Accuracy', 'mAP', 'Rank-1'}, model['Name']
                 paper_numbers += len(paper)
