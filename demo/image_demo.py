@@ -24,7 +24,7 @@ from mmpretrain import ImageClassificationInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.utils.cli import DeprecatedOption, checkpoint_or_none  # noqa: E402
+from dcal_mm.utils.cli import add_checkpoint_args, resolve_checkpoint  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.visualization import attention_maps, load_view, render_attention_picture  # noqa: E402
 
@@ -33,24 +33,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Image classification demo')
     parser.add_argument('img', help='image file')
     parser.add_argument('model', help='config file or model name (mmpretrain.list_models())')
-    parser.add_argument('checkpoint', nargs='?', help="checkpoint file (random weights without, or with 'none')")
-    parser.add_argument(
-        '--checkpoint',
-        dest='old_checkpoint',
-        action=DeprecatedOption,
-        new='IMG CONFIG CHECKPOINT (checkpoint as the third positional argument)',
-        help='deprecated: give the checkpoint as the third positional argument')
+    add_checkpoint_args(parser, 'IMG CONFIG CHECKPOINT', 'third')
     parser.add_argument('--topk', type=int, default=5, help='classes to print')
     parser.add_argument('--show-dir', help='folder for the attention picture')
     parser.add_argument('--device', default='cpu')
-    args = parser.parse_args(argv)
-    if args.old_checkpoint is not None:
-        if args.checkpoint is not None:
-            parser.error(f'give the checkpoint once: positional {args.checkpoint} or '
-                         f'--checkpoint {args.old_checkpoint}')
-        args.checkpoint = args.old_checkpoint
-    args.checkpoint = checkpoint_or_none(args.checkpoint)
-    return args
+    return resolve_checkpoint(parser, parser.parse_args(argv))
 
 
 def top_classes(scores, classes, topk):

@@ -24,7 +24,7 @@ from mmpretrain import ImageRetrievalInferencer  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.utils.cli import DeprecatedOption, checkpoint_or_none  # noqa: E402
+from dcal_mm.utils.cli import add_checkpoint_args, resolve_checkpoint  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.visualization import draw_rank_list  # noqa: E402
 
@@ -36,26 +36,13 @@ def parse_args(argv=None):
     parser.add_argument('query', help='query image or folder')
     parser.add_argument('gallery', help='gallery image or folder')
     parser.add_argument('model', help='config file or model name (mmpretrain.list_models())')
-    parser.add_argument('checkpoint', nargs='?', help="checkpoint file (random weights without, or with 'none')")
-    parser.add_argument(
-        '--checkpoint',
-        dest='old_checkpoint',
-        action=DeprecatedOption,
-        new='QUERY GALLERY CONFIG CHECKPOINT (checkpoint as the fourth positional argument)',
-        help='deprecated: give the checkpoint as the fourth positional argument')
+    add_checkpoint_args(parser, 'QUERY GALLERY CONFIG CHECKPOINT', 'fourth')
     parser.add_argument('--topk', type=int, default=5, help='gallery images shown per query')
     parser.add_argument('--out-dir', default='reid_demo', help='folder for the rank-list PNGs')
     parser.add_argument('--cell-size', type=int, nargs=2, default=(128, 64), metavar=('H', 'W'))
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
-    args = parser.parse_args(argv)
-    if args.old_checkpoint is not None:
-        if args.checkpoint is not None:
-            parser.error(f'give the checkpoint once: positional {args.checkpoint} or '
-                         f'--checkpoint {args.old_checkpoint}')
-        args.checkpoint = args.old_checkpoint
-    args.checkpoint = checkpoint_or_none(args.checkpoint)
-    return args
+    return resolve_checkpoint(parser, parser.parse_args(argv))
 
 
 def list_images(path):

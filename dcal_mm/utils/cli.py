@@ -37,6 +37,39 @@ class DeprecatedOption(argparse.Action):
         setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
 
 
+def add_checkpoint_args(parser: argparse.ArgumentParser, usage: str, position: str, required: bool = False) -> None:
+    """The positional CHECKPOINT (MMPretrain's convention) and the deprecated
+    ``--checkpoint`` spelling; :func:`resolve_checkpoint` merges them.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        usage (str): The new usage, e.g. ``'IMG CONFIG CHECKPOINT'``.
+        position (str): Which positional argument it is, e.g. ``'third'``.
+        required (bool): Whether the positional is required (else optional:
+            random weights without it).
+    """
+    parser.add_argument('checkpoint', nargs=None if required else '?',
+                        help="checkpoint file ('none': random weights" + ('' if required else '; also without it') + ')')
+    parser.add_argument(
+        '--checkpoint',
+        dest='old_checkpoint',
+        action=DeprecatedOption,
+        new=f'{usage} (checkpoint as the {position} positional argument)',
+        help=f'deprecated: give the checkpoint as the {position} positional argument')
+
+
+def resolve_checkpoint(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Take the checkpoint from the deprecated ``--checkpoint`` when given
+    (an error if both spellings are), then map ``none`` to None."""
+    if args.old_checkpoint is not None:
+        if args.checkpoint is not None:
+            parser.error(f'give the checkpoint once: positional {args.checkpoint} or '
+                         f'--checkpoint {args.old_checkpoint}')
+        args.checkpoint = args.old_checkpoint
+    args.checkpoint = checkpoint_or_none(args.checkpoint)
+    return args
+
+
 def checkpoint_or_none(value):
     """``None`` for the positional CHECKPOINT ``none`` (random weights), else the value."""
     return None if value is None or value.lower() in ('none', 'random') else value

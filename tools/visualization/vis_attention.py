@@ -23,7 +23,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
-from dcal_mm.utils.cli import (DeprecatedOption, checkpoint_or_none, default_out_dir, looks_like_image,  # noqa: E402
+from dcal_mm.utils.cli import (add_checkpoint_args, checkpoint_or_none, default_out_dir, looks_like_image,  # noqa: E402
                                warn_deprecated)
 from dcal_mm.visualization import load_view, save_attention_picture  # noqa: E402
 
@@ -31,14 +31,8 @@ from dcal_mm.visualization import load_view, save_attention_picture  # noqa: E40
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Attention pictures of a dcal_mm model')
     parser.add_argument('config', help='config file or model name')
-    parser.add_argument('checkpoint', help="checkpoint file ('none': random weights)")
+    add_checkpoint_args(parser, 'CONFIG CHECKPOINT IMAGES...', 'second', required=True)
     parser.add_argument('images', nargs='*', help='image files')
-    parser.add_argument(
-        '--checkpoint',
-        dest='old_checkpoint',
-        action=DeprecatedOption,
-        new='CONFIG CHECKPOINT IMAGES... (checkpoint as the second positional argument)',
-        help='deprecated: give the checkpoint as the second positional argument')
     parser.add_argument('--out-dir', help='folder for the PNGs (default: work_dirs/<config stem>/vis_attention)')
     parser.add_argument('--scale', type=int, default=1, help='extra upscale factor of the panels (nearest), on top '
                         'of the one that makes the short side at least 256 px')
