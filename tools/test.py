@@ -9,7 +9,9 @@ dataloaders get ``persistent_workers=False``. ``--data-root DIR`` (or
 ``--cfg-options data_root=DIR``) sets every dataset's ``data_root``; a
 checkpoint that does not fit the model is an error unless
 ``--allow-partial-load`` (see ``CheckpointCheckHook``). A relative
-``--show-dir`` is a folder of the work dir (not of the current directory).
+``--show-dir`` is a folder of the work dir (not of the current directory); for
+Re-ID configs it receives rank lists of test queries (``vis_rank.py``'s
+pictures and ``ranks.json``, from a ``features.pkl`` dump written there).
 ``--rerank`` turns on k-reciprocal re-ranking in the ``ReIDMetric``
 (``--cfg-options test_evaluator.rerank=True`` keeps working); ``--flip`` is
 another name of ``--tta`` (flip test-time augmentation). Errors of
@@ -17,6 +19,7 @@ dcal_mm's checks print on one line without a traceback (``--debug`` or
 ``DCAL_MM_DEBUG=1`` keeps it).
 """
 import argparse
+import importlib.util
 import os
 import os.path as osp
 import sys
@@ -29,6 +32,7 @@ if sys.path[0] != REPO_ROOT:
 import dcal_mm  # noqa: E402,F401  (registers modules, applies the stack guards)
 import mmengine  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -66,7 +70,8 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision test')
     parser.add_argument(
         '--show-dir',
-        help='directory where the visualization images will be saved (a relative one under the work dir)')
+        help='directory where the visualization images will be saved (a relative one under the work dir); Re-ID: '
+        'rank lists of test queries')
     parser.add_argument('--show', action='store_true', help='whether to display the prediction results in a window.')
     parser.add_argument('--interval', type=int, default=1, help='visualize per interval samples.')
     parser.add_argument('--wait-time', type=float, default=2, help='display time of every window. (second)')
@@ -117,6 +122,13 @@ def merge_args(cfg, args):
     if args.amp:
         cfg.test_cfg.fp16 = True
 
+    args.reid_show_dir = None
+    if args.show_dir is not None and reid_metrics(cfg):
+        # Re-ID: rank lists of test queries (vis_rank.py's pictures), not MMPretrain's 64x32 query alone
+        args.reid_show_dir = args.show_dir
+        if not osp.isabs(args.show_dir) and '://' not in args.show_dir:
+            args.reid_show_dir = osp.join(cfg.work_dir, args.show_dir)
+        args.show_dir = None
     if args.show or (args.show_dir is not None):
         if 'visualization' not in cfg.get('default_hooks', {}):
             raise ValueError(f'--show/--show-dir need `default_hooks.visualization` '
@@ -177,16 +189,28 @@ def merge_args(cfg, args):
     return cfg
 
 
-def set_rerank(cfg, config):
-    """Turn on re-ranking in every ``ReIDMetric`` of ``test_evaluator``."""
+def reid_metrics(cfg):
+    """The ``ReIDMetric`` configs of ``test_evaluator`` (empty for FGVC)."""
     evaluator = cfg.get('test_evaluator')
     metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    metrics = [m for m in metrics if isinstance(m, dict) and str(m.get('type', '')).split('.')[-1] == 'ReIDMetric']
+    return [m for m in metrics if isinstance(m, dict) and str(m.get('type', '')).split('.')[-1] == 'ReIDMetric']
+
+
+def set_rerank(cfg, config):
+    """Turn on re-ranking in every ``ReIDMetric`` of ``test_evaluator``."""
+    metrics = reid_metrics(cfg)
     if not metrics:
-        raise ValueError(f'--rerank: test_evaluator of {config} has no ReIDMetric (got {evaluator}); re-ranking is '
-                         'for Re-ID configs')
+        raise ValueError(f'--rerank: test_evaluator of {config} has no ReIDMetric (got {cfg.get("test_evaluator")}); '
+                         're-ranking is for Re-ID configs')
     for metric in metrics:
         metric['rerank'] = True
+
+
+def _load_tool(path):
+    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], osp.join(REPO_ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main():
@@ -211,8 +235,15 @@ def main():
 
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    if args.reid_show_dir is not None:
+        features = osp.join(args.reid_show_dir, 'features.pkl')
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=features))
 
     metrics = runner.test()
+
+    if args.reid_show_dir is not None and is_main_process():
+        write_rank_lists = _load_tool('tools/visualization/vis_rank.py').write_rank_lists
+        write_rank_lists(mmengine.load(features), args.reid_show_dir)
 
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)

@@ -48,10 +48,21 @@ def test_vis_rank_from_model_and_dump(run_tool, tmp_path):
     torch.save({'state_dict': get_model(CONFIG).state_dict()}, ckpt)
     data = ['--cfg-options', f'test_dataloader.dataset.data_root={root}', 'test_dataloader.num_workers=0']
     dump_file = str(tmp_path / 'feats.pkl')
-    run_tool(['tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path), '--out', dump_file, *data])
+    run_tool(['tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path), '--out', dump_file, '--show-dir', 'show',
+              *data])
     common = ['--queries', '0', '2', '4', '--topk', '6', '--cell-size', *map(str, CELL)]
     run_tool(['tools/visualization/vis_rank.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'model'), *common, *data])
     run_tool(['tools/visualization/vis_rank.py', '--dump', dump_file, '--out-dir', str(tmp_path / 'dump'), *common])
+
+    # tools/test.py --show-dir of a Re-ID model: vis_rank.py's rank lists (default settings), not the query alone
+    run_tool(['tools/visualization/vis_rank.py', '--dump', dump_file, '--out-dir', str(tmp_path / 'defaults')])
+    shown = json.load(open(tmp_path / 'show' / 'ranks.json'))
+    assert [r['query_index'] for r in shown] == [r['query_index'] for r in
+                                                  json.load(open(tmp_path / 'defaults' / 'ranks.json'))]
+    for entry in shown:
+        image = cv2.imread(entry['image'])
+        assert image.shape[0] >= 128 and image.shape[1] > 5 * 64, image.shape
+        assert np.array_equal(image, cv2.imread(str(tmp_path / 'defaults' / osp.basename(entry['image']))))
 
     with open(dump_file, 'rb') as f:
         reference = _reference_ranking(pickle.load(f))

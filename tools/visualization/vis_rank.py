@@ -107,6 +107,45 @@ def _read(path):
     return img
 
 
+def write_rank_lists(records, out_dir, topk=10, num_queries=10, queries=None, hide_junk=False, cell_size=(128, 64)):
+    """Rank-list PNGs and ``ranks.json`` of queries of ``records`` (a
+    ``tools/test.py --out`` dump) in ``out_dir``; also what
+    ``tools/test.py --show-dir`` writes for Re-ID models.
+
+    Returns:
+        list[dict]: One entry per query drawn (also in ``ranks.json``).
+    """
+    (q_feats, q_paths, q_pids, q_cams), (g_feats, g_paths, g_pids, g_cams) = split_records(records)
+    if queries:
+        bad = [i for i in queries if not 0 <= i < len(q_paths)]
+        if bad:
+            raise ValueError(f'vis_rank: --queries {bad} are outside 0..{len(q_paths) - 1}')
+        chosen = list(queries)
+    else:
+        spread = np.linspace(0, len(q_paths) - 1, min(num_queries, len(q_paths))).round()
+        chosen = sorted({int(i) for i in spread})
+    order, dist = rank_gallery(q_feats[chosen], g_feats)
+    os.makedirs(out_dir, exist_ok=True)
+    summary = []
+    for row, qi in enumerate(chosen):
+        kinds = match_kinds(q_pids[qi], q_cams[qi], [g_pids[j] for j in order[row]], [g_cams[j] for j in order[row]])
+        ranked = [(int(j), float(d), kind) for j, d, kind in zip(order[row], dist[row], kinds)
+                  if not (hide_junk and kind == 'junk')][:topk]
+        same_cam = [g_cams[j] == q_cams[qi] for j, _, _ in ranked]
+        image = draw_rank_list(
+            _read(q_paths[qi]), [_read(g_paths[j]) for j, _, _ in ranked], [k for _, _, k in ranked], same_cam,
+            [f'q {q_pids[qi]}'] + [f'{n + 1}: {d:.2f}' for n, (_, d, _) in enumerate(ranked)], tuple(cell_size))
+        out = osp.join(out_dir, f'rank_{qi:04d}_{osp.splitext(osp.basename(q_paths[qi]))[0]}.png')
+        cv2.imwrite(out, image)
+        summary.append(dict(query_index=qi, query=q_paths[qi], pid=q_pids[qi], cam_id=q_cams[qi], image=out,
+                            gallery=[dict(path=g_paths[j], pid=g_pids[j], cam_id=g_cams[j], distance=d, kind=k,
+                                          same_camera=c) for (j, d, k), c in zip(ranked, same_cam)]))
+        print(f'query {qi} ({osp.basename(q_paths[qi])}): rank-1 {ranked[0][2]} -> {out}')
+    with open(osp.join(out_dir, 'ranks.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
 def main():
     args = parse_args()
     if args.dump:
@@ -114,34 +153,8 @@ def main():
             records = pickle.load(f)
     else:
         records = records_from_model(args)
-    (q_feats, q_paths, q_pids, q_cams), (g_feats, g_paths, g_pids, g_cams) = split_records(records)
-    if args.queries:
-        bad = [i for i in args.queries if not 0 <= i < len(q_paths)]
-        if bad:
-            raise ValueError(f'vis_rank: --queries {bad} are outside 0..{len(q_paths) - 1}')
-        chosen = list(args.queries)
-    else:
-        spread = np.linspace(0, len(q_paths) - 1, min(args.num_queries, len(q_paths))).round()
-        chosen = sorted({int(i) for i in spread})
-    order, dist = rank_gallery(q_feats[chosen], g_feats)
-    os.makedirs(args.out_dir, exist_ok=True)
-    summary = []
-    for row, qi in enumerate(chosen):
-        kinds = match_kinds(q_pids[qi], q_cams[qi], [g_pids[j] for j in order[row]], [g_cams[j] for j in order[row]])
-        ranked = [(int(j), float(d), kind) for j, d, kind in zip(order[row], dist[row], kinds)
-                  if not (args.hide_junk and kind == 'junk')][:args.topk]
-        same_cam = [g_cams[j] == q_cams[qi] for j, _, _ in ranked]
-        image = draw_rank_list(
-            _read(q_paths[qi]), [_read(g_paths[j]) for j, _, _ in ranked], [k for _, _, k in ranked], same_cam,
-            [f'q {q_pids[qi]}'] + [f'{n + 1}: {d:.2f}' for n, (_, d, _) in enumerate(ranked)], tuple(args.cell_size))
-        out = osp.join(args.out_dir, f'rank_{qi:04d}_{osp.splitext(osp.basename(q_paths[qi]))[0]}.png')
-        cv2.imwrite(out, image)
-        summary.append(dict(query_index=qi, query=q_paths[qi], pid=q_pids[qi], cam_id=q_cams[qi], image=out,
-                            gallery=[dict(path=g_paths[j], pid=g_pids[j], cam_id=g_cams[j], distance=d, kind=k,
-                                          same_camera=c) for (j, d, k), c in zip(ranked, same_cam)]))
-        print(f'query {qi} ({osp.basename(q_paths[qi])}): rank-1 {ranked[0][2]} -> {out}')
-    with open(osp.join(args.out_dir, 'ranks.json'), 'w') as f:
-        json.dump(summary, f, indent=1)
+    write_rank_lists(records, args.out_dir, topk=args.topk, num_queries=args.num_queries, queries=args.queries,
+                     hide_junk=args.hide_junk, cell_size=args.cell_size)
 
 
 if __name__ == '__main__':
