@@ -577,9 +577,10 @@ def _sq_norms(x: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Ten
     return torch.cat([part.to(dtype).pow(2).sum(dim=1) for part in x.split(_ROWS_PER_PASS)])
 
 
-def _inv_norms(x: torch.Tensor) -> torch.Tensor:
-    """``1 / max(|x_i|, 1e-12)`` per row (``F.normalize``'s clamp), chunked."""
-    return _sq_norms(x).sqrt_().clamp_min_(1e-12).reciprocal_()
+def _inv_norms(sq_norms: torch.Tensor) -> torch.Tensor:
+    """``1 / max(|x_i|, 1e-12)`` per row (``F.normalize``'s clamp) from the
+    squared norms (:func:`_sq_norms`)."""
+    return sq_norms.sqrt().clamp_min_(1e-12).reciprocal_()
 
 
 class PairwiseDistance:
@@ -610,17 +611,18 @@ class PairwiseDistance:
             raise ValueError(f'feature dims differ: {x.shape[1]} vs {y.shape[1]}')
         self.x, self.y, self.metric = x.contiguous(), y.contiguous(), metric
         self.normalize = normalize or metric == 'cosine'
+        sq_x = _sq_norms(self.x)
+        sq_y = sq_x if y is x else _sq_norms(self.y)
         if self.normalize:
-            self.y_inv = _inv_norms(self.y)
+            y_inv = _inv_norms(sq_y)
             # -2 / |y_j| (cosine: -1 / |y_j|) scales a tile's columns.
-            self._col_scale = self.y_inv * (-2. if metric == 'euclidean' else -1.)
+            self._col_scale = y_inv * (-2. if metric == 'euclidean' else -1.)
         if metric == 'euclidean':
             if self.normalize:  # |x_i / |x_i||^2: 1 up to rounding
-                self.x_sq = (_sq_norms(self.x) * _inv_norms(self.x).pow(2))
-                self.y_sq = self.x_sq if y is x else _sq_norms(self.y) * self.y_inv.pow(2)
+                self.x_sq = sq_x * _inv_norms(sq_x).pow(2)
+                self.y_sq = self.x_sq if y is x else sq_y * y_inv.pow(2)
             else:
-                self.x_sq = _sq_norms(self.x)
-                self.y_sq = self.x_sq if y is x else _sq_norms(self.y)
+                self.x_sq, self.y_sq = sq_x, sq_y
         self._tile_cache: Tuple[int, Optional[torch.Tensor]] = (-1, None)
 
     @property
@@ -768,9 +770,9 @@ def evaluate_reid_from_features(q_feats: ArrayLike,
     For each chunk of queries the (chunk, G) distances are computed, ranked
     and reduced to per-query statistics (the ranking split among
     ``torch.get_num_threads()`` threads) before the next chunk. The extra
-    memory is bounded by ``memory_budget_mb`` (plus an L2-normalised float32
-    copy of the features). The result is exactly that of
-    :func:`evaluate_reid` on :func:`compute_distance_matrix` whatever the
+    memory is bounded by ``memory_budget_mb`` (no normalised copy of the
+    features is made; re-ranking holds one, see :func:`rerank_blocks`). The
+    result is exactly that of :func:`evaluate_reid` on :func:`compute_distance_matrix` whatever the
     chunk size (distances come from fixed, position-aligned GEMM tiles).
 
     With ``rerank=True`` the distances are the k-reciprocal re-ranked ones
