@@ -4,8 +4,8 @@
 
 MMEngine's ``ProgressBar(file=sys.stdout)`` binds the stream when mmengine
 is imported; these helpers pass the *current* ``sys.stdout`` (redirections
-and pytest's capture see the bar), as :mod:`dcal_mm.evaluation.functional.reid`
-does.
+and pytest's capture see the bar). The Re-ID metric and re-ranking use
+:class:`Progress` too.
 """
 import sys
 import threading

@@ -32,14 +32,14 @@ histogram per row over distance bins that are a monotone function of the
 distance; only the few items that share a bin with a match are compared
 exactly. The result is exact whatever the binning, which only affects speed.
 """
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.utils import ProgressBar
+
+from dcal_mm.utils.progress import Progress
 
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
 
@@ -482,9 +482,8 @@ def _evaluate_blocks(blocks: Iterable[Tuple[int, np.ndarray]],
     bar = None
     with ThreadPoolExecutor(workers, thread_name_prefix='reid-rank') as pool:
         for start, block in blocks:
-            if progress and bar is None:  # after the first block: re-ranking prints its own first
-                print(f'{desc}: {num_q} queries x {gallery.num} gallery', flush=True)
-                bar = ProgressBar(num_q, file=sys.stdout)
+            if bar is None:  # after the first block: re-ranking prints its own first
+                bar = Progress(num_q, enabled=progress, desc=f'{desc}: {num_q} queries x {gallery.num} gallery')
             # Parts of whole sub-chunks, so the result does not depend on the
             # number of workers.
             sub = _subchunk_rows(block.shape[1])
@@ -496,12 +495,8 @@ def _evaluate_blocks(blocks: Iterable[Tuple[int, np.ndarray]],
             ]
             for f in futures:
                 f.result()
-            if bar is not None:
-                bar.update(block.shape[0])
+            bar.update(block.shape[0])
             del block, futures
-    if bar is not None:
-        bar.file.write('\n')
-        bar.file.flush()
     return acc
 
 

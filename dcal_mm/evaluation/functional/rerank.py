@@ -43,7 +43,6 @@ Time is that of the two matrix products, ``O((Q + G)^2 D + Q (Q + G) D)``
 (MSMT17, 93,820 x 1,536-d: about 31 TFLOP); memory is the features, one
 chunk, the neighbour lists and the sparse ``V``.
 """
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Optional, Tuple
@@ -51,7 +50,8 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
+
+from dcal_mm.utils.progress import Progress
 
 from . import reid as reid_module
 from .reid import ArrayLike, PairwiseDistance, _as_features, _ordered_uint32, _sq_norms
@@ -254,15 +254,13 @@ def rerank_blocks(q_feats: ArrayLike,
     # Pass 1: row maxima and nearest neighbours (of the row-normalised O).
     nn = np.empty((num, k_nn), np.int64)
     row_max = np.empty(num, np.float32)
-    bar = None
     if progress:
         print_log(
             f're-ranking {num_q} queries + {num_g} gallery ({feats.shape[1]}-d): expected about '
             f'{_expected_minutes(feats, num_q):.1f} min (an N x N and a Q x N distance product, timed on a sample '
             f'now; a busy machine takes longer)',
             logger='current')
-        print(f'k-reciprocal re-ranking, neighbours of {num} samples', flush=True)
-        bar = ProgressBar(num, file=sys.stdout)
+    bar = Progress(num, enabled=progress, desc=f'k-reciprocal re-ranking, neighbours of {num} samples')
     with ThreadPoolExecutor(workers, thread_name_prefix='rerank') as pool:
         for a, block in pd.iter_rows(chunk_size):
             b = a + block.shape[0]
@@ -270,11 +268,7 @@ def rerank_blocks(q_feats: ArrayLike,
             nn[a:b] = np.concatenate([p[0] for p in parts])
             row_max[a:b] = np.concatenate([p[1] for p in parts])
             del block, parts
-            if bar is not None:
-                bar.update(b - a)
-    if bar is not None:
-        bar.file.write('\n')
-        bar.file.flush()
+            bar.update(b - a)
 
     # k-reciprocal sets, expanded -> sparse V (COO, row-major).
     half_mask = _reciprocal(nn, np.arange(num), k_half)
