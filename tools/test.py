@@ -19,7 +19,6 @@ dcal_mm's checks print on one line without a traceback (``--debug`` or
 ``DCAL_MM_DEBUG=1`` keeps it).
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -37,6 +36,7 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from dcal_mm.utils.cli import load_tool  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.launch import (fix_persistent_workers, set_data_root, setup_cpu_distributed,  # noqa: E402
                                   take_data_root)
@@ -206,13 +206,6 @@ def set_rerank(cfg, config):
         metric['rerank'] = True
 
 
-def _load_tool(path):
-    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], osp.join(REPO_ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main():
     args = parse_args()
     install_excepthook(args.debug)
@@ -242,7 +235,7 @@ def main():
     metrics = runner.test()
 
     if args.reid_show_dir is not None and is_main_process():
-        write_rank_lists = _load_tool('tools/visualization/vis_rank.py').write_rank_lists
+        write_rank_lists = load_tool('tools/visualization/vis_rank.py', REPO_ROOT).write_rank_lists
         write_rank_lists(mmengine.load(features), args.reid_show_dir)
 
     if args.out and args.out_item == 'metrics':

@@ -1,7 +1,11 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-"""Command-line helpers shared by the tools: deprecated spellings of flags."""
+"""Command-line helpers shared by the tools: deprecated spellings of flags,
+importing one tool script from another."""
 import argparse
+import importlib.util
+import os.path as osp
 import sys
+from types import ModuleType
 
 #: Suffixes that mark a positional argument as an image, not a checkpoint.
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -88,5 +92,19 @@ def default_out_dir(config: str, name: str) -> str:
         config (str): Config file or model name.
         name (str): The tool's folder name, e.g. ``'vis_attention'``.
     """
-    import os.path as osp
     return osp.join('work_dirs', osp.splitext(osp.basename(config))[0], name)
+
+
+def load_tool(path: str, root: str) -> ModuleType:
+    """Import a tool script as a module, for its functions.
+
+    Args:
+        path (str): The script, relative to ``root`` (e.g.
+            ``'tools/visualization/vis_rank.py'``).
+        root (str): The repository root.
+    """
+    spec = importlib.util.spec_from_file_location('_dcal_tool_' + osp.splitext(osp.basename(path))[0],
+                                                  osp.join(root, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

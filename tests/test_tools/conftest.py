@@ -1,5 +1,4 @@
 # Copyright (c) OpenMMLab. All rights reserved.
-import importlib.util
 import os
 import os.path as osp
 import runpy
@@ -7,6 +6,8 @@ import sys
 
 import pytest
 import torch
+
+from dcal_mm.utils import cli
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
@@ -33,11 +34,7 @@ def run_tool():
 
 def _load_tool(path):
     """Import a tool script (``tools/...py``, relative to the repository) as a module, for its functions."""
-    spec = importlib.util.spec_from_file_location('_dcal_tool_' + osp.splitext(osp.basename(path))[0],
-                                                  osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return cli.load_tool(path, REPO)
 
 
 @pytest.fixture

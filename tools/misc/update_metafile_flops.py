@@ -15,7 +15,6 @@ Examples:
 """
 import argparse
 import fnmatch
-import importlib.util
 import os.path as osp
 import re
 import sys
@@ -27,18 +26,11 @@ if sys.path[0] != REPO:
 
 import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.utils.cli import load_tool  # noqa: E402
 from dcal_mm.utils.progress import RunCounter  # noqa: E402
 
 METAFILES = ('configs/dcal/metafile.yml', 'configs/glsim/metafile.yml', 'configs/rga/metafile.yml',
              'configs/clan/metafile.yml')
-
-
-def _get_flops_tool():
-    spec = importlib.util.spec_from_file_location('_dcal_get_flops',
-                                                  osp.join(REPO, 'tools/analysis_tools/get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def pipeline_shape(pipeline, config: str):
@@ -52,7 +44,7 @@ def pipeline_shape(pipeline, config: str):
 
 def model_cost(config: str):
     """(inference FLOPs per image, parameters) of a config, as get_flops.py counts them."""
-    tool = _get_flops_tool()
+    tool = load_tool('tools/analysis_tools/get_flops.py', REPO)
     model, _ = build_inference_model(osp.join(REPO, config), None, 'cpu')
     try:
         shape = tool.input_shape(model)
