@@ -237,7 +237,8 @@ def pair_attention(attn: Attention,
                    qkv: Optional[QKV] = None,
                    partners: Optional[Tensor] = None,
                    impl: str = 'auto',
-                   detach_partner: bool = False) -> Tensor:
+                   detach_partner: bool = False,
+                   cls_only: bool = False) -> Tensor:
     """Pair-wise cross-attention (PWCA, Eq. 4 of DCAL).
 
     Queries come from ``x``; keys and values are [K1; K2] and [V1; V2] of
@@ -272,14 +273,22 @@ def pair_attention(attn: Attention,
         impl (str): ``'auto'``, ``'merge'`` or ``'concat'``.
         detach_partner (bool): Stop the gradient through the partner's keys
             and values (the partner is then context only).
+        cls_only (bool): Only the first (class) token is a query; keys and
+            values are still all tokens of both images.
 
     Returns:
-        Tensor: Shape (B, N, C).
+        Tensor: Shape (B, N, C), or (B, 1, C) with ``cls_only``.
     """
     _check_supported(attn)
     if impl not in PAIR_IMPLS:
         raise ValueError(f'pair_attention impl must be one of {PAIR_IMPLS}, got {impl!r}')
-    q, k, v = _qkv_proj(attn, x) if qkv is None else qkv
+    if qkv is not None:
+        q, k, v = qkv
+        q = q[:, :, :1] if cls_only else q
+    elif cls_only:
+        q, (k, v) = _q_proj(attn, x[:, :1]), _kv_proj(attn, x)
+    else:
+        q, k, v = _qkv_proj(attn, x)
     k_src, v_src = (k, v) if partner_kv is None else partner_kv
     if detach_partner:
         k_src, v_src = k_src.detach(), v_src.detach()

@@ -42,7 +42,8 @@ class DCALBlock(Block):
                      partner_kv: Optional[Tuple[Tensor, Tensor]] = None,
                      qkv: Optional[QKV] = None,
                      partners: Optional[Tensor] = None,
-                     detach_partner: bool = False) -> Tensor:
+                     detach_partner: bool = False,
+                     cls_only: bool = False) -> Tensor:
         """PWCA block (shares every weight with the SA block).
 
         Args:
@@ -57,13 +58,16 @@ class DCALBlock(Block):
                 the keys/values, shape (B, ).
             detach_partner (bool): No gradient through the partner's
                 keys/values.
+            cls_only (bool): Compute the class token's output only (it still
+                attends to all tokens of both images).
 
         Returns:
-            Tensor: Target tokens after the block, shape (B, N, C).
+            Tensor: Target tokens after the block, shape (B, N, C), or
+            (B, 1, C) with ``cls_only``.
         """
         y = pair_attention(self.attn, self.norm1(x) if qkv is None else None, partner_kv, qkv=qkv, partners=partners,
-                           detach_partner=detach_partner)
-        return self._ffn(x + self.drop_path1(self.ls1(y)))
+                           detach_partner=detach_partner, cls_only=cls_only)
+        return self._ffn((x[:, :1] if cls_only else x) + self.drop_path1(self.ls1(y)))
 
     def forward_cross(self, x: Tensor, index: Tensor) -> Tensor:
         """GLCA block: the tokens at ``index`` attend to all tokens of ``x``.

@@ -91,8 +91,10 @@ class PWCA(BaseModule):
                 shape (B, ).
 
         Returns:
-            Tensor: Target tokens after all blocks (before the final norm),
-            shape (B, 1 + N, C).
+            Tensor: The target's class token after all blocks (before the
+            final norm), shape (B, 1, C). It is all the head reads, so the
+            last block computes no other token's output (their keys and
+            values, which the class token attends to, are still computed).
         """
         num_pair = self.num_blocks or len(blocks)
         if num_pair > len(blocks):
@@ -100,14 +102,18 @@ class PWCA(BaseModule):
         if len(sa_qkv) < num_pair:
             raise ValueError(f'PWCA needs SA keys/values for {num_pair} blocks, got {len(sa_qkv)}')
         partners = partners.to(x.device)
+        last = len(blocks) - 1
+        cls_index = x.new_zeros(x.shape[0], 1, dtype=torch.long)
         for i, blk in enumerate(blocks):
             with_cp = self.with_cp and torch.is_grad_enabled() and x.requires_grad
             if i >= num_pair:
-                x = checkpointed(blk, x) if with_cp else blk(x)
+                # the head reads the class token only: the last block computes no other
+                args, fn = ((x, cls_index), blk.forward_cross) if i == last else ((x, ), blk.forward)
+                x = checkpointed(blk, *args, fn=fn) if with_cp else fn(*args)
                 continue
             # the partners' keys/values are the batch's own tensors (SA's, already kept for SA's backward, or this
             # stream's): the attention indexes them, it keeps no gathered copies
             partner_kv = sa_qkv[i][1:] if self.partner_stream == 'sa' else None
-            args = (x, partner_kv, sa_qkv[0] if i == 0 else None, partners, self.detach_partner)
+            args = (x, partner_kv, sa_qkv[0] if i == 0 else None, partners, self.detach_partner, i == last)
             x = checkpointed(blk, *args, fn=blk.forward_pair) if with_cp else blk.forward_pair(*args)
         return x

@@ -113,6 +113,31 @@ def test_merged_pair_attention_equals_concatenated_keys_with_gradients(detach):
     assert (other - results['merge'][0]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize('impl', ['merge', 'concat'])
+@pytest.mark.parametrize('given_qkv', [False, True])
+def test_pair_attention_of_the_class_token_only(impl, given_qkv):
+    """``cls_only`` is row 0 of the full pair attention, with the same gradients for the target's tokens and the
+    partners' keys/values (row 0 attends to every token of both images), from tokens or from given projections."""
+    attn = _attn().double()
+    x = torch.randn(3, 10, 32, dtype=torch.float64, requires_grad=True)
+    src = torch.randn(3, 7, 32, dtype=torch.float64, requires_grad=True)
+    partners = torch.tensor([2, 0, 0])
+    grad_out = torch.randn(3, 1, 32, dtype=torch.float64)
+    results = []
+    for cls_only in (False, True):
+        attn.zero_grad()
+        x.grad = src.grad = None
+        inputs = dict(x=None, qkv=self_attention(attn, x)[2]) if given_qkv else dict(x=x)
+        out = pair_attention(attn, partner_kv=_kv(attn, src), partners=partners, impl=impl,
+                             cls_only=cls_only, **inputs)
+        out = out if cls_only else out[:, :1]
+        out.backward(grad_out)
+        results.append([out.detach(), x.grad, src.grad] + [p.grad.clone() for p in attn.parameters()])
+    assert results[1][0].shape == (3, 1, 32)
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+
+
 def test_merged_pair_attention_gradcheck():
     """Exact gradients of the merge itself (float64 numerical check), own keys 5, partner keys 6, with and without
     the source keys/values' gradients; source image 0 is the partner of both targets, image 1 of none."""
