@@ -69,9 +69,11 @@ def self_attention(attn: Attention,
 
     * under ``torch.no_grad`` (inference) they are computed once and used
       both for the output and the returned map (see :func:`attention_map`);
-    * with gradients enabled the output still comes from fused SDPA (whose
-      backward keeps no N x N map alive) and the map is recomputed without
-      autograd, so it never joins the graph.
+    * with gradients enabled, on a CPU (float32/float64, no attention
+      dropout), the output and the map come from the same per-block pass
+      (:class:`_SelfAttentionWithMap`), whose backward is the fused SDPA
+      backward, so no N x N map joins the graph; elsewhere the output comes
+      from fused SDPA and the map is recomputed without autograd.
 
     The queries, keys and values are returned too: PWCA reads a partner's
     keys/values and reuses the first block's projections from here. They are
@@ -92,9 +94,12 @@ def self_attention(attn: Attention,
     q, k, v = _qkv_proj(attn, x)
     if not return_probs:
         return _out_proj(attn, _sdpa(attn, q, k, v)), None, (q, k, v)
+    if torch.is_grad_enabled() and _cpu_fusable(attn, q, k, v):
+        out, probs = _SelfAttentionWithMap.apply(q, k, v, attn.scale)
+        return _out_proj(attn, out), probs, (q, k, v)
     if torch.is_grad_enabled() or (attn.training and attn.attn_drop.p > 0):
         return _out_proj(attn, _sdpa(attn, q, k, v)), attention_map(attn, q, k), (q, k, v)
-    probs, out = _probs_and_output(attn, q, k, v)
+    probs, out = _probs_and_output(attn.scale, q, k, v)
     return _out_proj(attn, out.to(v.dtype)), probs, (q, k, v)
 
 
@@ -113,7 +118,7 @@ def attention_map(attn: Attention, q: Tensor, k: Tensor) -> Tensor:
     Returns:
         Tensor: Shape (B, N, M), float32, no grad.
     """
-    return _probs_and_output(attn, q, k)[0]
+    return _probs_and_output(attn.scale, q, k)[0]
 
 
 # Rows of queries per step of the CPU path: a (rows, N) block of probabilities (~1.25 MB) stays in a core's cache
@@ -122,28 +127,35 @@ _CPU_BLOCK_FLOATS = 320_000
 
 
 @torch.no_grad()
-def _probs_and_output(attn: Attention,
+def _probs_and_output(scale: float,
                       q: Tensor,
                       k: Tensor,
                       v: Optional[Tensor] = None,
-                      blocked: Optional[bool] = None):
+                      blocked: Optional[bool] = None,
+                      lse: Optional[Tensor] = None):
     """Head-averaged probabilities (B, N, M) and, with ``v``, the attention output (B, heads, N, D), float32.
+
+    ``lse`` (B, heads, N), CPU path only, receives the log-sum-exp of each row of scores (what the fused
+    attention backward reads): with m the row's largest score, the largest probability is exp(m - lse), so
+    lse = m - log(max p) costs two row maxima and no further exponentials.
 
     On a GPU: batched products over all heads. On a CPU the (B, heads, N, M) probabilities are never
     materialised: per image, block of query rows and head, the scores, the in-place softmax, the value product
     and the accumulation into the head average all read a block that stays in cache. The same numbers either way
-    (float32, autocast off). ``blocked`` overrides the choice (default: blocks on a CPU).
+    (float32, autocast off; float64 inputs are computed in float64, the map returned in float32). ``blocked``
+    overrides the choice (default: blocks on a CPU).
     """
     with torch.autocast(q.device.type, enabled=False):
-        q, k = q.float(), k.float()
-        v = None if v is None else v.float()
+        dtype = torch.promote_types(q.dtype, torch.float32)
+        q, k = q.to(dtype), k.to(dtype)
+        v = None if v is None else v.to(dtype)
         if blocked is None:
             # the per-image loops would be unrolled at the traced batch size in an ONNX / TorchScript export
             blocked = q.device.type == 'cpu' and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
         if not blocked:
-            probs = (q * attn.scale) @ k.transpose(-2, -1)
+            probs = (q * scale) @ k.transpose(-2, -1)
             torch.softmax(probs, dim=-1, out=probs)  # in place: no second (B, H, N, M) buffer
-            return probs.mean(dim=1), (None if v is None else probs @ v)
+            return probs.mean(dim=1).float(), (None if v is None else probs @ v)
         B, H, N, _ = q.shape
         M = k.shape[2]
         rows = max(16, _CPU_BLOCK_FLOATS // M)
@@ -155,13 +167,44 @@ def _probs_and_output(attn: Attention,
                 acc = probs[b, r:r + rows]  # contiguous rows: head 0 is computed in place there
                 for h in range(H):
                     block = acc if h == 0 else buffer[:acc.shape[0]]
-                    torch.mm(q[b, h, r:r + rows] * attn.scale, k[b, h].t(), out=block)
+                    torch.mm(q[b, h, r:r + rows] * scale, k[b, h].t(), out=block)
+                    if lse is not None:
+                        top = block.amax(dim=-1)
                     torch.softmax(block, dim=-1, out=block)
+                    if lse is not None:
+                        torch.sub(top, block.amax(dim=-1).log_(), out=lse[b, h, r:r + rows])
                     if out is not None:
                         torch.mm(block, v[b, h], out=out[b, h, r:r + rows])
                     if h > 0:
                         acc.add_(block)
-        return probs.div_(H), out
+        return probs.div_(H).float(), out
+
+
+class _SelfAttentionWithMap(torch.autograd.Function):
+    """softmax(Q K^T * scale) V and its head-averaged probabilities from one pass (CPU).
+
+    The forward is :func:`_probs_and_output`'s per-block pass, which also
+    writes each row's log-sum-exp; the backward is the fused attention
+    backward with that (O, L), as if the output had come from the fused
+    forward. Training's rollout maps thus cost no second Q K^T product. The
+    map is returned without gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tuple[Tensor, Tensor]:
+        B, H, N, _ = q.shape
+        lse = q.new_empty(B, H, N)
+        probs, out = _probs_and_output(scale, q, k, v, blocked=True, lse=lse)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.scale = scale
+        ctx.mark_non_differentiable(probs)
+        return out, probs
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, _):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = _flash_cpu_backward(grad, q, k, v, out, lse, 0., False, scale=ctx.scale)
+        return dq, dk, dv, None
 
 
 class _MergedPairAttention(torch.autograd.Function):
@@ -225,8 +268,11 @@ _flash_cpu_backward = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 PAIR_IMPLS = ('auto', 'merge', 'concat')
 
 
-def _can_merge(attn: Attention, q: Tensor, k: Tensor, v: Tensor, k_src: Tensor, v_src: Tensor) -> bool:
-    tensors = (q, k, v, k_src, v_src)
+def _cpu_fusable(attn: Attention, *tensors: Tensor) -> bool:
+    """Whether the CPU kernels with a log-sum-exp apply: CPU, one dtype, float32/float64, no attention dropout,
+    not traced for an export."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return False
     return (all(t.device.type == 'cpu' and t.dtype in (torch.float32, torch.float64) for t in tensors)
             and len({t.dtype for t in tensors}) == 1 and not (attn.training and attn.attn_drop.p > 0))
 
@@ -294,7 +340,7 @@ def pair_attention(attn: Attention,
         k_src, v_src = k_src.detach(), v_src.detach()
     if partners is None:
         partners = torch.arange(k_src.shape[0], device=k_src.device)
-    mergeable = _can_merge(attn, q, k, v, k_src, v_src)
+    mergeable = _cpu_fusable(attn, q, k, v, k_src, v_src)
     if impl == 'merge' and not mergeable:
         raise ValueError("pair_attention impl='merge' needs CPU float32/float64 tensors of one dtype and no "
                          'attention dropout')

@@ -173,12 +173,13 @@ def test_cpu_blocked_probabilities_equal_the_batched_ones():
     from dcal_mm.models.layers import attention as attention_module
     attn = _attn()
     q, k, v = self_attention(attn, torch.randn(3, 37, 32))[2]
-    batched = attention_module._probs_and_output(attn, q, k, v, blocked=False)
-    blocked_default = attention_module._probs_and_output(attn, q, k, v)  # CPU: blocked
+    batched = attention_module._probs_and_output(attn.scale, q, k, v, blocked=False)
+    blocked_default = attention_module._probs_and_output(attn.scale, q, k, v)  # CPU: blocked
     old = attention_module._CPU_BLOCK_FLOATS
     attention_module._CPU_BLOCK_FLOATS = 16 * 37  # several row blocks of 16 queries
     try:
-        blocked = attention_module._probs_and_output(attn, q, k, v, blocked=True)
+        lse = q.new_empty(q.shape[:3])
+        blocked = attention_module._probs_and_output(attn.scale, q, k, v, blocked=True, lse=lse)
     finally:
         attention_module._CPU_BLOCK_FLOATS = old
     for got in (blocked_default, blocked):
@@ -187,3 +188,31 @@ def test_cpu_blocked_probabilities_equal_the_batched_ones():
     ref_probs = (q @ k.transpose(-2, -1) * attn.scale).softmax(-1)
     torch.testing.assert_close(batched[0], ref_probs.mean(1), rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(batched[1], ref_probs @ v, rtol=1e-5, atol=1e-6)
+    # the log-sum-exp each row block writes is that of its scores
+    torch.testing.assert_close(lse, (q @ k.transpose(-2, -1) * attn.scale).logsumexp(-1), rtol=1e-6, atol=1e-6)
+
+
+def test_training_self_attention_with_its_map_has_exact_gradients():
+    """With gradients on a CPU, output and map come from one blocked pass and the backward is the fused one
+    with that pass's log-sum-exp: output, map and gradients (queries' tokens, weights) equal the explicit
+    softmax, in float64; the map carries no gradient."""
+    from dcal_mm.models.layers import attention as attention_module
+    attn = _attn().double()
+    x = torch.randn(2, 23, 32, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(2, 23, 32, dtype=torch.float64)
+    calls = []
+    forward = attention_module._SelfAttentionWithMap.forward
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(attention_module._SelfAttentionWithMap, 'forward',
+                   staticmethod(lambda *a: calls.append(1) or forward(*a)))
+        out, probs, _ = self_attention(attn, x, return_probs=True)
+    assert calls and not probs.requires_grad
+    out.backward(grad_out)
+    got = [out.detach(), probs, x.grad.clone()] + [p.grad.clone() for p in attn.parameters()]
+    attn.zero_grad()
+    x.grad = None
+    ref_out, ref_probs = _explicit(attn, x, x)
+    ref_out.backward(grad_out)
+    want = [ref_out.detach(), ref_probs.mean(1).float(), x.grad] + [p.grad for p in attn.parameters()]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)

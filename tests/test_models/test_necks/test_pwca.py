@@ -64,7 +64,7 @@ def _grads(bb, fn, images, proj):
 @pytest.mark.parametrize('stream,detach', OPTIONS)
 def test_partner_options_equal_the_reference_with_gradients(stream, detach, impl, monkeypatch):
     if impl == 'concat':  # the fused attention over concatenated keys, as on a GPU
-        monkeypatch.setattr(attention_module, '_can_merge', lambda *a: False)
+        monkeypatch.setattr(attention_module, '_cpu_fusable', lambda *a: False)
     bb = _backbone()
     pwca = MODELS.build(dict(type='PWCA', partner_stream=stream, detach_partner=detach))
     images = torch.randn(4, 3, 32, 32, dtype=torch.float64)
