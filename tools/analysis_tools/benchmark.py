@@ -22,6 +22,12 @@ dataloader gives it: a list of uint8 (3, H, W) images and ``DataSample`` s with 
   step) and the gradients.
 * ``--with-cp``: the method again with gradient checkpointing (``model.backbone.with_cp=True``, which
   DCAL passes on to GLCA and PWCA), timed in the same rounds, counted and measured.
+* Page faults: the minor page faults of each timed step (``ru_minflt``) are reported beside the times. On a CPU
+  with glibc's allocator, memory freed at the end of a step can go back to the kernel (heap trimming, dynamic
+  mmap threshold) and the next step faults it in again, page by page: system time that grows with the memory a
+  step frees, not with its compute. ``--keep-heap`` keeps freed memory in the process instead (``mallopt``: no
+  trimming, a fixed 32 MiB mmap threshold), as a caching allocator (CUDA's, jemalloc, tcmalloc) does; it changes
+  no result, only where freed memory goes.
 
 Example (the README's "Speed and memory" table)::
 
@@ -70,6 +76,9 @@ def parse_args(argv=None):
         '--memory-variants', nargs='+', choices=VARIANTS, default=list(VARIANTS),
         help='models measured in the memory runs (default: all; method_cp needs --with-cp), e.g. method_cp alone '
         'for a batch the others do not fit')
+    parser.add_argument('--keep-heap', action='store_true',
+                        help='glibc: keep freed memory in the process (no heap trimming, fixed mmap threshold), so '
+                        'steps do not page-fault it back in')
     parser.add_argument('--json', help='also write the results to this JSON file')
     parser.add_argument('--memory-worker', help=argparse.SUPPRESS)  # internal: VARIANT:PHASE in a fresh process
     args = parser.parse_args(argv)
@@ -82,6 +91,28 @@ def parse_args(argv=None):
 
 
 # ----------------------------------------------------------------------------------------------- building
+
+
+def keep_heap():
+    """Make glibc keep freed memory in the process: no heap trimming and a fixed 32 MiB mmap threshold (the
+    largest glibc accepts), so blocks freed by one step are reused by the next without page faults."""
+    import ctypes
+    import ctypes.util
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
+    except (OSError, AttributeError, TypeError):
+        raise SystemExit('--keep-heap needs glibc (its mallopt); this C library has none')
+    if not (mallopt(M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(M_MMAP_THRESHOLD, 32 << 20)):
+        raise SystemExit('--keep-heap: glibc mallopt refused the trim / mmap thresholds')
+
+
+def _minor_faults():
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _strip_pretrained(cfg):
@@ -176,17 +207,18 @@ def has_sa_only_mode(model):
 
 
 def interleaved(fns, rounds, warmup, device):
-    """Run every fn once per round, order flipped each round; (wall, cpu) seconds per fn of the timed rounds."""
+    """Run every fn once per round, order flipped each round; (wall s, cpu s, minor page faults) per fn of the
+    timed rounds."""
     names = list(fns)
     times = {n: [] for n in names}
     for r in range(warmup + rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
             _sync(device)
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, faults = time.perf_counter(), time.process_time(), _minor_faults()
             fns[name]()
             _sync(device)
             if r >= warmup:
-                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+                times[name].append((time.perf_counter() - wall, time.process_time() - cpu, _minor_faults() - faults))
     return times
 
 
@@ -203,6 +235,8 @@ def compare(times, name, ref):
         out[kind] = dict(
             method=spread(a), baseline=spread(b), ratio_of_medians=statistics.median(a) / statistics.median(b),
             ratio=spread([x / y for x, y in zip(a, b)]))
+    out['faults'] = dict(method=statistics.median(t[2] for t in times[name]),
+                         baseline=statistics.median(t[2] for t in times[ref]))
     return out
 
 
@@ -290,6 +324,8 @@ def measure_memory(args, variant, phase):
             '--memory-worker', f'{variant}:{phase}']
     if args.memory_batch_size:
         argv += ['--memory-batch-size', str(args.memory_batch_size)]
+    if args.keep_heap:
+        argv.append('--keep-heap')
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     if args.threads:
@@ -342,6 +378,12 @@ def report(res):
             ratio = f'**{m / b:.2f}x**' if m is not None and b is not None else '-'
             lines.append(f'| {label} (MiB) | {"-" if m is None else f"{m:.0f}"} | {"-" if b is None else f"{b:.0f}"} '
                          f'| {ratio} | | |')
+    faults = [f'{label} {c["faults"]["method"]:.0f} / {c["faults"]["baseline"]:.0f}'
+              for key, label in labels.items() if (c := res['time'].get(key, {})).get('faults')]
+    if faults:
+        lines.append('')
+        lines.append('minor page faults per step, median, method / baseline: ' + '; '.join(faults)
+                     + (' (--keep-heap)' if res.get('keep_heap') else ''))
     if 'train_cp' in res['time'] and 'train' in res['time']:
         cp = res['time']['train_cp']['wall']['method']['median']
         plain = res['time']['train']['wall']['method']['median']
@@ -358,6 +400,8 @@ def report(res):
 def main(argv=None):
     from mmengine.config import Config
     args = parse_args(argv)
+    if args.keep_heap:
+        keep_heap()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_worker:
@@ -368,7 +412,7 @@ def main(argv=None):
     data = make_data(cfg, args.batch_size)
     res = dict(config=args.config, baseline=args.baseline, device=args.device, threads=torch.get_num_threads(),
                batch_size=args.batch_size, input_size=input_size(cfg), iters=args.iters, warmup=args.warmup,
-               infer_iters=args.infer_iters or args.iters, time={}, flops={}, memory={},
+               infer_iters=args.infer_iters or args.iters, keep_heap=args.keep_heap, time={}, flops={}, memory={},
                command=' '.join(['python', osp.relpath(__file__, ROOT)] + list(sys.argv[1:] if argv is None else argv)))
     if 'train' in args.phases and built:
         fns = {v: (lambda v=v: train_step(built[v][0], built[v][1], data)) for v in variants}
