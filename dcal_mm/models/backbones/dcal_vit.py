@@ -11,6 +11,7 @@ from timm.models.vision_transformer_hybrid import ConvStem
 from torch import Tensor
 
 from ..layers import DCALBlock, attention_rollout_cls
+from ..layers.attention import attention_map, map_in_one_pass
 from ..utils import checkpointed, load_pretrained_vit
 
 # arch -> timm model (same weights names, so timm files load as they are)
@@ -74,11 +75,11 @@ class DCALViT(BaseBackbone):
         with_cp (bool): Gradient checkpointing: each block keeps only its
             input (and the keys/values/queries it returns for PWCA) and is
             recomputed in the backward pass. Outputs and gradients are
-            unchanged (stochastic depth replays its random state); a
+            unchanged (stochastic depth replays its random state). Where a
             rollout block's map comes from the same pass as its attention
-            output, so the recomputation makes it again (cheaper than a
-            separate map beside a fused attention). Only used when gradients
-            are enabled.
+            output (CPU), the recomputation makes it again at no extra cost;
+            elsewhere (GPU) the map is a separate product, made once outside
+            the checkpoint. Only used when gradients are enabled.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)``
             loads a timm checkpoint (.pth/.safetensors/.npz) with position
             embeddings resampled to ``img_size``; an optional ``prefix`` selects
@@ -255,7 +256,11 @@ class DCALViT(BaseBackbone):
                 glca_in = x
             want_map = need_map and first_map <= i < self.rollout_depth
             if self.with_cp and torch.is_grad_enabled() and x.requires_grad:
-                x, attn, qkv = checkpointed(blk, x, want_map, fn=blk.forward_sa)
+                if want_map and map_in_one_pass(blk.attn, x):  # the recomputation makes the map again, at no cost
+                    x, attn, qkv = checkpointed(blk, x, True, fn=blk.forward_sa)
+                else:  # a separate product: made once, outside the checkpoint
+                    x, _, qkv = checkpointed(blk, x, fn=blk.forward_sa)
+                    attn = attention_map(blk.attn, qkv[0], qkv[1]) if want_map else None
             else:
                 x, attn, qkv = blk.forward_sa(x, return_attn=want_map)
             if attn is not None:

@@ -277,6 +277,14 @@ def _cpu_fusable(attn: Attention, *tensors: Tensor) -> bool:
             and len({t.dtype for t in tensors}) == 1 and not (attn.training and attn.attn_drop.p > 0))
 
 
+def map_in_one_pass(attn: Attention, x: Tensor) -> bool:
+    """Whether :func:`self_attention` on tokens ``x`` with gradients makes its map in the pass that makes its
+    output (:class:`_SelfAttentionWithMap`: CPU, float32/float64, no autocast, no attention dropout). Elsewhere
+    the map is a separate product, which a gradient checkpoint's recomputation should not repeat."""
+    autocast = x.device.type == 'cpu' and torch.is_autocast_enabled('cpu')
+    return torch.is_grad_enabled() and not autocast and _cpu_fusable(attn, x)
+
+
 def pair_attention(attn: Attention,
                    x: Optional[Tensor],
                    partner_kv: Optional[Tuple[Tensor, Tensor]] = None,

@@ -330,7 +330,21 @@ def _loss_and_grads(model, data, seed):
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-def test_gradient_checkpointing_keeps_loss_and_gradients():
+@pytest.mark.parametrize('one_pass', [True, False])
+def test_gradient_checkpointing_keeps_loss_and_gradients(one_pass, monkeypatch):
+    """``one_pass``: the CPU path, where a rollout block's map comes from the pass that makes its output (and the
+    recomputation makes it again); False: as on a GPU, fused attention and a separate map, made once per block
+    outside the checkpoint (counted)."""
+    from dcal_mm.models.backbones import dcal_vit
+    from dcal_mm.models.layers import attention as attention_module
+    if not one_pass:
+        monkeypatch.setattr(attention_module, '_cpu_fusable', lambda *a: False)
+    maps = []
+    for module, name in ((dcal_vit, 'attention_map'), (attention_module, 'attention_map'),
+                         (attention_module._SelfAttentionWithMap, 'forward')):
+        fn = getattr(module, name)
+        wrapped = (lambda fn: lambda *a, **k: maps.append(name) or fn(*a, **k))(fn)
+        monkeypatch.setattr(module, name, staticmethod(wrapped) if name == 'forward' else wrapped)
     torch.manual_seed(0)
     cfg = _cfg()
     cfg['backbone']['drop_path_rate'] = 0.3  # random per block: the recomputation must replay it
@@ -339,6 +353,9 @@ def test_gradient_checkpointing_keeps_loss_and_gradients():
     assert not (model.backbone.with_cp or model.glca.with_cp or model.pwca.with_cp)
     data = _batch(model, B=4)
     loss, grads = _loss_and_grads(model, data, seed=1)
+    rollout_blocks = model.backbone.rollout_depth
+    assert len(maps) == rollout_blocks  # one map per rollout block, whichever path
+    maps.clear()
     model.backbone.with_cp = model.glca.with_cp = model.pwca.with_cp = True
     # the blocks really are recomputed: with checkpointing every block's MLP runs in the forward and again in
     # the backward pass (fc1's input is the first tensor the MLP saves, so its hook fires before
@@ -350,6 +367,8 @@ def test_gradient_checkpointing_keeps_loss_and_gradients():
     for h in hooks:
         h.remove()
     assert len(calls) == 2 * (2 * len(model.backbone.blocks) + 1)
+    # the one-pass map is remade by the recomputation (at no extra product); a separate map is made once
+    assert len(maps) == (2 if one_pass else 1) * rollout_blocks
     torch.testing.assert_close(loss_cp, loss, rtol=0, atol=0)
     assert grads_cp.keys() == grads.keys() and len(grads) == len(list(model.parameters()))
     for name, grad in grads.items():
