@@ -94,7 +94,7 @@ def self_attention(attn: Attention,
     q, k, v = _qkv_proj(attn, x)
     if not return_probs:
         return _out_proj(attn, _sdpa(attn, q, k, v)), None, (q, k, v)
-    if torch.is_grad_enabled() and _cpu_fusable(attn, q, k, v):
+    if map_in_one_pass(attn, x):
         out, probs = _SelfAttentionWithMap.apply(q, k, v, attn.scale)
         return _out_proj(attn, out), probs, (q, k, v)
     if torch.is_grad_enabled() or (attn.training and attn.attn_drop.p > 0):
@@ -278,9 +278,10 @@ def _cpu_fusable(attn: Attention, *tensors: Tensor) -> bool:
 
 
 def map_in_one_pass(attn: Attention, x: Tensor) -> bool:
-    """Whether :func:`self_attention` on tokens ``x`` with gradients makes its map in the pass that makes its
-    output (:class:`_SelfAttentionWithMap`: CPU, float32/float64, no autocast, no attention dropout). Elsewhere
-    the map is a separate product, which a gradient checkpoint's recomputation should not repeat."""
+    """Whether :func:`self_attention` on tokens ``x`` makes its map in the pass that makes its output
+    (:class:`_SelfAttentionWithMap`: gradients enabled, CPU, float32/float64, no autocast, no attention dropout).
+    Elsewhere the map is a separate product, which a gradient checkpoint's recomputation should not repeat. The
+    one test for both: the attention itself and :class:`DCALViT`'s checkpointing."""
     autocast = x.device.type == 'cpu' and torch.is_autocast_enabled('cpu')
     return torch.is_grad_enabled() and not autocast and _cpu_fusable(attn, x)
 
