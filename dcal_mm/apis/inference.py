@@ -30,3 +30,18 @@ def build_inference_model(model: str,
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return get_model(cfg, pretrained=checkpoint or False, device=device), Compose(cfg.test_dataloader.dataset.pipeline)
+
+
+def model_input_size(model: nn.Module, tool: str) -> Tuple[int, int]:
+    """(H, W) a model takes: its backbone's ``img_size`` (ViTs) or ``input_size`` (RGA).
+
+    Args:
+        model (nn.Module): A classifier with a ``backbone``.
+        tool (str): The caller's name, for the error of a backbone that does not record its size (the caller's
+            ``--shape H W`` gives it).
+    """
+    size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
+    if size is None:
+        raise ValueError(f'{tool}: {type(model.backbone).__name__} does not record its input size; pass '
+                         '--shape H W')
+    return (size, size) if isinstance(size, int) else tuple(size)

@@ -27,7 +27,7 @@ from mmengine.config import DictAction  # noqa: E402
 from torch.utils import flop_counter  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
-from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.apis import build_inference_model, model_input_size  # noqa: E402
 from dcal_mm.apis.onnx_export import InferencePath, output_kind  # noqa: E402
 
 
@@ -90,20 +90,11 @@ def train_step_flops(model, cfg):
     return flops, len(data['data_samples'])
 
 
-def input_shape(model):
-    """(H, W) the model takes: its backbone's ``img_size`` (ViTs) or ``input_size`` (RGA)."""
-    size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
-    if size is None:
-        raise ValueError(f'get_flops: {type(model.backbone).__name__} does not record its input size; pass '
-                         '--shape H W')
-    return (size, size) if isinstance(size, int) else tuple(size)
-
-
 def main():
     args = parse_args()
     model, _ = build_inference_model(args.config, None, 'cpu', args.cfg_options)
     cfg = model._config
-    shape = tuple(args.shape) if args.shape else input_shape(model)
+    shape = tuple(args.shape) if args.shape else model_input_size(model, 'get_flops')
     total, backbone = inference_flops(model, shape)
     params = sum(p.numel() for p in model.parameters())
     print(f'{args.config}: input 3x{shape[0]}x{shape[1]}, {params / 1e6:.3f} M parameters')

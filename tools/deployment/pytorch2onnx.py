@@ -21,7 +21,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 
 import dcal_mm  # noqa: E402,F401
-from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.apis import build_inference_model, model_input_size  # noqa: E402
 from dcal_mm.apis.onnx_export import export_onnx, verify_onnx  # noqa: E402
 from dcal_mm.utils.errors import install_excepthook  # noqa: E402
 from dcal_mm.utils.progress import Stage  # noqa: E402
@@ -42,15 +42,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def input_size(model):
-    """(H, W) the model takes: its backbone's ``img_size`` (ViTs) or ``input_size`` (RGA)."""
-    size = getattr(model.backbone, 'img_size', None) or getattr(model.backbone, 'input_size', None)
-    if size is None:
-        raise ValueError(f'pytorch2onnx: {type(model.backbone).__name__} does not record its input size; pass '
-                         '--shape H W')
-    return (size, size) if isinstance(size, int) else tuple(size)
-
-
 def main():
     args = parse_args()
     install_excepthook()
@@ -58,7 +49,7 @@ def main():
         print(f'pytorch2onnx: WARNING: no checkpoint given: {args.output_file} gets RANDOM weights (metadata '
               'checkpoint="none (random weights)")', file=sys.stderr)
     model, _ = build_inference_model(args.config, args.checkpoint, 'cpu')
-    shape = tuple(args.shape) if args.shape else input_size(model)
+    shape = tuple(args.shape) if args.shape else model_input_size(model, 'pytorch2onnx')
     pre = model.data_preprocessor
     metadata = dict(input='normalised RGB images (B, 3, H, W), float32', input_size=json.dumps(shape),
                     mean=json.dumps(pre.mean.flatten().tolist() if getattr(pre, 'mean', None) is not None else None),

@@ -25,7 +25,7 @@ if sys.path[0] != REPO:
     sys.path.insert(0, REPO)
 
 import dcal_mm  # noqa: E402,F401
-from dcal_mm.apis import build_inference_model  # noqa: E402
+from dcal_mm.apis import build_inference_model, model_input_size  # noqa: E402
 from dcal_mm.utils.cli import load_tool  # noqa: E402
 from dcal_mm.utils.progress import RunCounter  # noqa: E402
 
@@ -47,7 +47,7 @@ def model_cost(config: str):
     tool = load_tool('tools/analysis_tools/get_flops.py', REPO)
     model, _ = build_inference_model(osp.join(REPO, config), None, 'cpu')
     try:
-        shape = tool.input_shape(model)
+        shape = model_input_size(model, 'update_metafile_flops')
     except ValueError:  # a CNN (CLAN): the size the test pipeline gives
         shape = pipeline_shape(model._config.test_dataloader.dataset.pipeline, config)
     total, _ = tool.inference_flops(model, shape)
