@@ -127,6 +127,19 @@ def _patches(view: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def top_class(model: nn.Module, sample) -> Optional[Tuple[str, int, float]]:
+    """The top class of a prediction: (name, index, score), or None for a prediction without ``pred_score``
+    (Re-ID). The name comes from the model's dataset meta (``dataset_meta`` or ``_dataset_meta``, as MMPretrain's
+    ``get_model`` sets it) when it lists one class per score, else ``'class {index}'``."""
+    if 'pred_score' not in sample:
+        return None
+    scores = sample.pred_score
+    index = int(scores.argmax())
+    classes = (getattr(model, 'dataset_meta', None) or getattr(model, '_dataset_meta', None) or {}).get('classes')
+    name = classes[index] if classes is not None and len(classes) == len(scores) else f'class {index}'
+    return name, index, float(scores[index])
+
+
 def render_attention(view: np.ndarray, maps: Dict[str, Tensor], index: int = 0) -> np.ndarray:
     """Panels side by side for image ``index`` of the batch: the view, then
     one panel per map (heat maps blended with the view, GLCA patches

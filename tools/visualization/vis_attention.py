@@ -25,7 +25,7 @@ import dcal_mm  # noqa: E402,F401
 from dcal_mm.apis import build_inference_model  # noqa: E402
 from dcal_mm.utils.cli import (add_checkpoint_args, checkpoint_or_none, default_out_dir, looks_like_image,  # noqa: E402
                                warn_deprecated)
-from dcal_mm.visualization import load_view, save_attention_picture  # noqa: E402
+from dcal_mm.visualization import load_view, save_attention_picture, top_class  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -62,13 +62,8 @@ def prediction_title(model, pipeline, path):
     inputs, _ = load_view(model, pipeline, path)
     with torch.no_grad():
         sample = model.predict(inputs.to(next(model.parameters()).device))[0]
-    if 'pred_score' not in sample:
-        return None
-    scores = sample.pred_score
-    index = int(scores.argmax())
-    classes = (getattr(model, '_dataset_meta', None) or getattr(model, 'dataset_meta', None) or {}).get('classes')
-    name = classes[index] if classes is not None and len(classes) == len(scores) else f'class {index}'
-    return f'{name} (label {index}): {float(scores[index]):.3f}'
+    top = top_class(model, sample)
+    return None if top is None else f'{top[0]} (label {top[1]}): {top[2]:.3f}'
 
 
 def main():

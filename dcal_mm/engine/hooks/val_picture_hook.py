@@ -9,7 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from dcal_mm.visualization import (attention_maps, draw_rank_list, match_kinds, rank_gallery,
-                                   render_attention_picture)
+                                   render_attention_picture, top_class)
 
 
 def _scalar(value) -> int:
@@ -68,13 +68,8 @@ class ValPictureHook(Hook):
         self._samples = []
 
     def _title(self, model, sample) -> Optional[str]:
-        if 'pred_score' not in sample:
-            return None
-        scores = sample.pred_score
-        index = int(scores.argmax())
-        classes = (getattr(model, 'dataset_meta', None) or getattr(model, '_dataset_meta', None) or {}).get('classes')
-        name = classes[index] if classes is not None and len(classes) == len(scores) else f'class {index}'
-        return f'{name}: {float(scores[index]):.3f}'
+        top = top_class(model, sample)
+        return None if top is None else f'{top[0]}: {top[2]:.3f}'
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self._active or data_batch is None:
